@@ -1,0 +1,1 @@
+"""Loading, checking, splitting and profiling tabular data."""

@@ -1,0 +1,53 @@
+"""The feature schema: which columns the model reads, and their kinds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+from pandas.api import types as ptypes
+
+from mlgate.errors import DataValidationError
+
+ROW_ID = "row_id"
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """Columns of the prepared data, as the train and evaluate stages and the service see them."""
+
+    target: str
+    task: str
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "numeric": list(self.numeric), "categorical": list(self.categorical)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSchema:
+        return cls(data["target"], data["task"], tuple(data["numeric"]), tuple(data["categorical"]))
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """Text, boolean and category columns are categorical; numbers are not."""
+    return not ptypes.is_numeric_dtype(series) or ptypes.is_bool_dtype(series)
+
+
+def infer_schema(frame: pd.DataFrame, data: dict[str, Any], task: str) -> FeatureSchema:
+    """Decide the feature columns and their kinds from config and the data's dtypes."""
+    target = data["target"]
+    excluded = {target, data["id_column"], ROW_ID, *data["drop"]}
+    features = data["features"] or [column for column in frame.columns if column not in excluded]
+    missing = [column for column in [target, *features] if column not in frame.columns]
+    if missing:
+        raise DataValidationError(f"data: missing column(s): {', '.join(missing)}")
+    forced = set(data["categorical"])
+    categorical = [c for c in features if c in forced or is_categorical(frame[c])]
+    numeric = [c for c in features if c not in categorical]
+    return FeatureSchema(target, task, tuple(numeric), tuple(categorical))

@@ -1,0 +1,106 @@
+"""Persist and load models with skops: sha256-checked, with an explicit list of trusted types.
+
+This module is on the serving path, so it imports neither DVC nor anything from the pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import ModelIntegrityError
+from mlgate.fsio import sha256_file
+
+MODEL_FILE = Path("models/model.skops")
+MODEL_CARD = Path("models/model.json")
+
+# Types beyond skops' defaults that scikit-learn's own estimators need. This list is mlgate's
+# decision, made in code: it is never read from a model file. `serve.trusted_types` adds to it.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "numpy.dtype",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.metrics._dist_metrics.ManhattanDistance64",
+    "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+    "sklearn.metrics._dist_metrics.ChebyshevDistance64",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.MultinomialLogit",
+)
+PINNED_LIBRARIES = ("scikit-learn", "skops", "numpy", "scipy", "pandas")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a model depends on, to be pinned wherever it is loaded."""
+    versions = {name: metadata.version(name) for name in PINNED_LIBRARIES}
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def save_model(model: Any, path: Path) -> None:
+    """Write a model with skops (never pickle)."""
+    import skops.io as sio
+
+    sio.dump(model, path)
+
+
+def read_card(card_path: str | Path = MODEL_CARD) -> dict[str, Any]:
+    """Read the model card (models/model.json) written next to the model by the train stage."""
+    try:
+        card: dict[str, Any] = json.loads(Path(card_path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelIntegrityError(f"{card_path}: model card not found; run the train stage first") from None
+    except (OSError, ValueError) as exc:
+        raise ModelIntegrityError(f"{card_path}: unreadable model card: {exc}") from None
+    return card
+
+
+def verify_sha256(model_path: str | Path, expected: str, source: str) -> None:
+    """Refuse a model file whose sha256 differs from the one recorded in `source`."""
+    path = Path(model_path)
+    if not path.is_file():
+        raise ModelIntegrityError(f"{path}: model file not found")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"{path}: sha256 {actual[:12]}… does not match {expected[:12]}… recorded in {source}; "
+            "the file was changed or corrupted, refusing to load it"
+        )
+
+
+def load_model(
+    model_path: str | Path = MODEL_FILE,
+    card_path: str | Path = MODEL_CARD,
+    extra_trusted: list[str] | tuple[str, ...] = (),
+    registry_sha256: str | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Check the model file's sha256, then load it with skops trusting only the listed types."""
+    import skops.io as sio
+
+    card = read_card(card_path)
+    verify_sha256(model_path, card["sha256"], str(card_path))
+    if registry_sha256 is not None:
+        verify_sha256(model_path, registry_sha256, "the registry")
+    trusted = set(TRUSTED_TYPES) | set(extra_trusted)
+    try:
+        untrusted = [name for name in sio.get_untrusted_types(file=model_path) if name not in trusted]
+    except Exception as exc:  # skops raises many types on a malformed archive
+        raise ModelIntegrityError(f"{model_path}: not a valid skops file: {exc}") from None
+    if untrusted:
+        raise ModelIntegrityError(
+            f"{model_path}: contains untrusted type(s) {', '.join(untrusted)}; "
+            "if you trust them, list them in params.yaml serve.trusted_types"
+        )
+    try:
+        model = sio.load(model_path, trusted=sorted(trusted))
+    except Exception as exc:
+        raise ModelIntegrityError(f"{model_path}: cannot load: {exc}") from None
+    return model, card

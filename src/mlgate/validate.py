@@ -1,0 +1,88 @@
+"""`mlgate validate`: params.yaml against its schema, and dvc.yaml consistent with it."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from mlgate.config import YamlDocument, load_params, read_yaml
+from mlgate.errors import ConfigError
+from mlgate.project import refresh_version_file
+
+DVC_FILE = "dvc.yaml"
+
+
+def _has_key(data: Any, dotted_key: str) -> bool:
+    node = data
+    for part in dotted_key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _param_keys(entry: Any, params_file: str) -> list[str]:
+    """The params.yaml keys one `params:` entry of a stage names."""
+    if isinstance(entry, str):
+        return [entry]
+    if isinstance(entry, dict):
+        return [key for file, keys in entry.items() if Path(file).name == Path(params_file).name for key in keys or []]
+    return []
+
+
+def _command(stage: dict[str, Any]) -> list[str]:
+    cmd = stage.get("cmd", "")
+    first = cmd[0] if isinstance(cmd, list) and cmd else cmd
+    try:
+        return shlex.split(str(first))[:3]
+    except ValueError:
+        return []
+
+
+def _stage_problems(dvc: YamlDocument, name: str, stage: Any, raw_params: dict[str, Any], params_file: str) -> list[str]:
+    if not isinstance(stage, dict):
+        return [str(dvc.error(("stages", name), "expected a mapping with cmd, deps, params, outs"))]
+    problems = []
+    command = _command(stage)
+    if command[:1] != ["mlgate"]:
+        problems.append(str(dvc.error(("stages", name, "cmd"), "every stage must call an mlgate command")))
+    for index, entry in enumerate(stage.get("params") or []):
+        for key in _param_keys(entry, params_file):
+            if not _has_key(raw_params, key):
+                where = ("stages", name, "params", index)
+                problems.append(str(dvc.error(where, f"{key!r} is not set in {params_file}")))
+    return problems
+
+
+def _source_problems(dvc: YamlDocument, stages: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    """A file source must be a dependency of the data stage, or DVC will not notice it change."""
+    source = params["data"]["source"]
+    if source.startswith(("sklearn:", "python:")):
+        return []
+    for name, stage in stages.items():
+        if isinstance(stage, dict) and _command(stage)[:3] == ["mlgate", "stage", "data"]:
+            deps = [str(d) for d in stage.get("deps") or []]
+            if source not in deps:
+                return [str(dvc.error(("stages", name, "deps"), f"data.source {source!r} must be listed in deps"))]
+    return []
+
+
+def validate_project(params_path: str | Path = "params.yaml", dvc_path: str | Path = DVC_FILE) -> list[str]:
+    """Check params.yaml and dvc.yaml; refresh .mlgate/version; return notes for the user."""
+    params = load_params(params_path)
+    notes = [f"{params_path}: valid"]
+    if Path(dvc_path).exists():
+        dvc = read_yaml(dvc_path)
+        stages = (dvc.data or {}).get("stages") if isinstance(dvc.data, dict) else None
+        if not isinstance(stages, dict) or not stages:
+            raise dvc.error(("stages",), "expected a mapping of stages")
+        raw = read_yaml(params_path).data
+        problems = [p for name, stage in stages.items() for p in _stage_problems(dvc, name, stage, raw, Path(params_path).name)]
+        problems += _source_problems(dvc, stages, params)
+        if problems:
+            raise ConfigError("\n".join(problems))
+        notes.append(f"{dvc_path}: {len(stages)} stage(s) consistent with {params_path}")
+    if refresh_version_file():
+        notes.append(".mlgate/version: updated to the running mlgate (stages will re-run)")
+    return notes
