@@ -63,6 +63,116 @@ def cmd_stage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_json(data: object) -> None:
+    from mlgate.fsio import dumps_json
+
+    sys.stdout.write(dumps_json(data))
+
+
+def _registry_paths(args: argparse.Namespace) -> dict[str, Any]:
+    return {"params_path": args.params, "registry_path": args.registry}
+
+
+def cmd_registry_list(args: argparse.Namespace) -> int:
+    """List the registry's versions and aliases."""
+    from mlgate import api
+    from mlgate.registry import render
+
+    registry = api.registry_load(**_registry_paths(args))
+    if args.json:
+        _print_json(registry.to_data())
+    else:
+        render.print_tables([render.versions_table(registry)])
+    return EXIT_OK
+
+
+def cmd_registry_show(args: argparse.Namespace) -> int:
+    """Show one version in full."""
+    from mlgate import api
+    from mlgate.registry import render
+
+    registry = api.registry_load(**_registry_paths(args))
+    entry = registry.resolve(args.version)
+    if args.json:
+        _print_json({**entry, "aliases": registry.aliases_of(entry["version"])})
+    else:
+        render.print_tables(render.version_tables(registry, entry))
+    return EXIT_OK
+
+
+def cmd_registry_next_version(args: argparse.Namespace) -> int:
+    """Print the version the next record gets."""
+    from mlgate import api
+
+    version = api.registry_next_version(**_registry_paths(args))
+    _print_json({"version": version}) if args.json else print(version)
+    return EXIT_OK
+
+
+def cmd_registry_record(args: argparse.Namespace) -> int:
+    """Register the current model as a new version."""
+    from mlgate import api
+
+    entry = api.registry_record(
+        **_registry_paths(args), version=args.version, pr=args.pr, run_url=args.run_url,
+        bento_tag=args.bento_tag, image=args.image, digest=args.digest, image_tags=tuple(args.image_tag),
+        gate_report=args.gate_report, reason=args.reason, tag=args.tag,
+    )
+    if args.json:
+        _print_json(entry)
+    else:
+        print(f"recorded version {entry['version']} (model sha256 {entry['model']['sha256'][:12]})")
+    return EXIT_OK
+
+
+def _print_event(event: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(event)
+    elif event["action"] == "deprecate":
+        print(f"deprecated version {event['version']}")
+    else:
+        print(f"{event['action']}: {event['alias']} {event['from'] or '-'} -> {event['to']}")
+
+
+def cmd_registry_promote(args: argparse.Namespace) -> int:
+    """Point an alias at a version."""
+    from mlgate import api
+
+    _print_event(api.registry_promote(args.version, args.to, args.reason, **_registry_paths(args)), args.json)
+    return EXIT_OK
+
+
+def cmd_registry_rollback(args: argparse.Namespace) -> int:
+    """Move an alias back to the version that held it before."""
+    from mlgate import api
+
+    _print_event(api.registry_rollback(args.alias, args.reason, **_registry_paths(args)), args.json)
+    return EXIT_OK
+
+
+def cmd_registry_deprecate(args: argparse.Namespace) -> int:
+    """Retire a version."""
+    from mlgate import api
+
+    _print_event(api.registry_deprecate(args.version, args.reason, **_registry_paths(args)), args.json)
+    return EXIT_OK
+
+
+def cmd_registry_verify(args: argparse.Namespace) -> int:
+    """Check the registry; exit 1 listing each problem."""
+    from mlgate import api
+    from mlgate.errors import EXIT_CHECK_FAILED
+
+    problems = api.registry_verify(**_registry_paths(args))
+    if args.json:
+        _print_json({"ok": not problems, "problems": problems})
+    else:
+        for problem in problems:
+            print(f"problem: {problem}")
+        print(f"{len(problems)} problem(s) found" if problems else "registry ok")
+    return EXIT_CHECK_FAILED if problems else EXIT_OK
+
+
 def _add(subparsers: Any, name: str, handler: Handler, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         name, help=help_text, description=description or help_text, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -73,6 +183,85 @@ def _add(subparsers: Any, name: str, handler: Handler, help_text: str, descripti
 
 def _params_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default="params.yaml", help="path of params.yaml (default: %(default)s)")
+
+
+def _registry_command(subparsers: Any, name: str, handler: Handler, help_text: str,
+                      description: str) -> argparse.ArgumentParser:
+    parser = _add(subparsers, name, handler, help_text, description)
+    _params_option(parser)
+    parser.add_argument("--registry", default=None,
+                        help="path of the registry file (default: registry.path in params.yaml)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def _add_registry_record(commands: Any) -> None:
+    record = _registry_command(
+        commands, "record", cmd_registry_record, "register the current model as a new version",
+        "Register the workspace's model (models/model.json, reports/metrics.json, dvc.lock).\n"
+        "Exits 2 if the requested version is taken.\n\n"
+        "Examples:\n  mlgate registry record\n"
+        "  mlgate registry record --version 4 --pr 12 --image ghcr.io/o/r --digest sha256:...")
+    option = record.add_argument
+    option("--version", type=int, default=None, help="the version to record (default: the next one)")
+    option("--pr", type=int, default=None, help="the pull request that brought the model")
+    option("--run-url", default=None, help="the workflow run URL (default: from GITHUB_* variables)")
+    option("--bento-tag", default=None, help="the bento tag built from this model")
+    option("--image", default=None, help="the image name, without tag")
+    option("--digest", default=None, help="the image digest, sha256:<hex>")
+    option("--image-tag", action="append", default=[], help="a tag the image was pushed with (repeatable)")
+    option("--gate-report", default=None, help="a gate JSON report to read the verdict from")
+    option("--reason", default=None, help="why, for the events history")
+    option("--tag", action=argparse.BooleanOptionalAction, default=None,
+           help="also create the git tag <model>@v<version>.0.0 (default: registry.tag in params.yaml)")
+
+
+def _add_registry_aliases(commands: Any) -> None:
+    promote = _registry_command(
+        commands, "promote", cmd_registry_promote, "point an alias at a version",
+        "Point an alias at a version.\n\nExamples:\n  mlgate registry promote 3 --to production")
+    promote.add_argument("version", type=int, help="the version to promote")
+    promote.add_argument("--to", required=True, help="the alias, such as production or staging")
+    promote.add_argument("--reason", default=None, help="why, for the events history")
+    rollback = _registry_command(
+        commands, "rollback", cmd_registry_rollback, "move an alias back to its previous version",
+        "Move an alias back to the previous version that held it (skipping deprecated ones).\n\n"
+        "Examples:\n  mlgate registry rollback --alias production --reason 'latency spike'")
+    rollback.add_argument("--alias", default="production",
+                          help="the alias to roll back (default: %(default)s)")
+    rollback.add_argument("--reason", default=None, help="why, for the events history")
+    deprecate = _registry_command(commands, "deprecate", cmd_registry_deprecate, "retire a version",
+                                  "Retire a version no alias points at; it can no longer be promoted.")
+    deprecate.add_argument("version", type=int, help="the version to deprecate")
+    deprecate.add_argument("--reason", default=None, help="why, for the events history")
+
+
+def _add_registry(subparsers: Any) -> None:
+    """The `mlgate registry ...` command group."""
+    group = subparsers.add_parser(
+        "registry", help="the git-tracked model registry (registry.yaml)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Record model versions, move aliases such as production, audit the history.\n\n"
+                    "Examples:\n  mlgate registry record --image ghcr.io/o/r --digest sha256:...\n"
+                    "  mlgate registry promote 3 --to production\n"
+                    "  mlgate registry rollback --alias production")
+    commands = group.add_subparsers(title="registry commands", metavar="COMMAND", required=True)
+    _registry_command(commands, "list", cmd_registry_list, "list versions and aliases",
+                      "List every version with its primary metric, gate verdict, aliases and status.")
+    show = _registry_command(
+        commands, "show", cmd_registry_show, "show one version in full",
+        "Show one version: source, lineage, model, metrics with CIs, gate, bento and image.\n\n"
+        "Examples:\n  mlgate registry show 3\n  mlgate registry show production --json")
+    show.add_argument("version", help="a version number or an alias such as production")
+    _registry_command(commands, "next-version", cmd_registry_next_version,
+                      "print the version the next record gets",
+                      "Print the version the next `record` gets; a deploy tags its image with it first.")
+    _add_registry_record(commands)
+    _add_registry_aliases(commands)
+    _registry_command(
+        commands, "verify", cmd_registry_verify, "check the registry; exit 1 listing each problem",
+        "Check the schema, that aliases point at existing active versions, that versions and events\n"
+        "increase and agree, and that model files on disk (workspace or DVC cache) match their sha256.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "Examples:\n  mlgate stage data\n  mlgate stage evaluate")
     stage.add_argument("name", choices=["data", "train", "evaluate"], help="the stage to run")
     _params_option(stage)
+    _add_registry(subparsers)
     return parser
 
 

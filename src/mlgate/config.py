@@ -31,7 +31,10 @@ def dotted(path: FieldPath) -> str:
     """Render a field path the way users write it: `model.params.max_depth`, `slices[0]`."""
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int) or not str(part).isprintable() or "." in str(part) or not str(part):
+            text += f"[{json.dumps(part)}]"
+        else:
+            text += f".{part}" if text else str(part)
     return text or "(top level)"
 
 

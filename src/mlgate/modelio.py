@@ -5,8 +5,11 @@ This module is on the serving path, so it imports neither DVC nor anything from 
 
 from __future__ import annotations
 
+import io
 import json
 import platform
+import re
+import zipfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -46,10 +49,38 @@ def library_versions() -> dict[str, str]:
 
 
 def save_model(model: Any, path: Path) -> None:
-    """Write a model with skops (never pickle)."""
+    """Write a model with skops (never pickle), byte-identical for an identical model."""
     import skops.io as sio
 
-    sio.dump(model, path)
+    Path(path).write_bytes(canonical_skops(sio.dumps(model)))
+
+
+def canonical_skops(archive: bytes) -> bytes:
+    """Rewrite a skops archive without its run-specific parts: object ids and zip timestamps.
+
+    skops names array members and cross-references by `id()` of the object when it was saved, so
+    two saves of the same model differ. Renumbering ids in order of appearance makes the sha256 of
+    a model a function of the model alone, which keeps lineage hashes and the DVC cache meaningful.
+    """
+    source = zipfile.ZipFile(io.BytesIO(archive))
+    schema = source.read("schema.json").decode("utf-8")
+    order = dict.fromkeys(re.findall(r'"__id__": (\d+)', schema))
+    numbering = {old: str(new) for new, old in enumerate(order, start=1)}
+    renumber = lambda match: match.group(0).replace(match.group(1), numbering.get(match.group(1), match.group(1)))  # noqa: E731
+    schema = re.sub(r'"__id__": (\d+)', renumber, schema)
+    schema = re.sub(r'"(\d+)\.npy"', renumber, schema)
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w") as target:
+        for info in source.infolist():
+            name = info.filename
+            if name == "schema.json":
+                data = schema.encode("utf-8")
+            else:
+                data = source.read(name)
+                stem = name.removesuffix(".npy")
+                name = f"{numbering.get(stem, stem)}.npy" if name.endswith(".npy") else name
+            target.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data, info.compress_type)
+    return output.getvalue()
 
 
 def read_card(card_path: str | Path = MODEL_CARD) -> dict[str, Any]:

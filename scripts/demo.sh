@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The demo behind `make demo`: run the example pipeline here, then each later part of the loop
+# in a temporary sandbox so this checkout stays as it was.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BENTOML_DO_NOT_TRACK=true ITERATIVE_DO_NOT_TRACK=1 DVC_NO_ANALYTICS=1
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "1. The pipeline: data -> train -> evaluate, driven by params.yaml"
+[ -d .git ] || { echo "run the demo from a git checkout of mlgate" >&2; exit 2; }
+[ -d .dvc ] || dvc init -q
+mlgate validate
+dvc repro
+dvc metrics show

@@ -1,0 +1,158 @@
+"""Read a batch of production data (CSV, Parquet or the service's JSONL log) in bounded chunks.
+
+Every reader yields pyarrow tables of at most `chunk_rows` rows, holding only the columns asked for,
+so the monitor's peak memory follows the chunk size, not the file size.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from mlgate.errors import DataValidationError
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+SAMPLE_BYTES = 1 << 16
+
+
+def resolve_inputs(pattern: str) -> list[Path]:
+    """The files a path or glob names, sorted; each must be CSV, Parquet or JSONL."""
+    paths = sorted(Path(p) for p in glob.glob(pattern)) if glob.has_magic(pattern) else [Path(pattern)]
+    if not paths:
+        raise DataValidationError(f"--current {pattern}: no file matches")
+    for path in paths:
+        if path.suffix.lower() not in FORMATS:
+            raise DataValidationError(f"{path}: expected a .csv, .parquet or .jsonl file")
+        if not path.is_file():
+            raise DataValidationError(f"{path}: file not found (if it is DVC-tracked, run `dvc pull`)")
+    return paths
+
+
+@dataclass(frozen=True)
+class ColumnTypes:
+    """Types to read CSV columns as, so a type guessed from the first block cannot break a later one."""
+
+    numeric: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+
+    def csv_types(self, as_text: bool) -> dict[str, pa.DataType]:
+        numeric_type = pa.string() if as_text else pa.float64()
+        return {**{c: numeric_type for c in self.numeric}, **{c: pa.string() for c in self.text}}
+
+
+def column_names(path: Path) -> list[str]:
+    """The columns of one input file (for JSONL: of its first record, nested mappings flattened)."""
+    kind = FORMATS[path.suffix.lower()]
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        if kind == "csv":
+            import pyarrow.csv as pcsv
+
+            reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=SAMPLE_BYTES))
+            return list(reader.schema.names)
+        with open(path, encoding="utf-8") as handle:
+            first = next((line for line in handle if line.strip()), "{}")
+        return list(flatten_record(json.loads(first)))
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataValidationError(f"{path}: cannot read: {exc}") from None
+
+
+def iter_chunks(path: Path, columns: list[str], chunk_rows: int, types: ColumnTypes) -> Iterator[pa.Table]:
+    """Yield the named columns of a file in tables of at most `chunk_rows` rows."""
+    kind = FORMATS[path.suffix.lower()]
+    try:
+        if kind == "parquet":
+            yield from _parquet_chunks(path, columns, chunk_rows)
+        elif kind == "csv":
+            yield from _csv_chunks(path, columns, chunk_rows, types)
+        else:
+            yield from _jsonl_chunks(path, columns, chunk_rows)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataValidationError(f"{path}: cannot read: {exc}") from None
+
+
+def _parquet_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pa.Table]:
+    import pyarrow.parquet as pq
+
+    # pre_buffer off: buffering would hold a whole row group (often the whole file) in memory
+    parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+    for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns, use_threads=True):
+        yield pa.Table.from_batches([batch])
+
+
+def _csv_block_size(path: Path, chunk_rows: int) -> int:
+    """Bytes per CSV block that hold about `chunk_rows` rows, estimated from the file's start."""
+    with open(path, "rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    row_bytes = len(sample) / max(sample.count(b"\n"), 1)
+    return max(SAMPLE_BYTES, int(row_bytes * chunk_rows))
+
+
+def _csv_chunks(path: Path, columns: list[str], chunk_rows: int, types: ColumnTypes) -> Iterator[pa.Table]:
+    import pyarrow.csv as pcsv
+
+    block = _csv_block_size(path, chunk_rows)
+    try:  # fast path: numeric features parsed as numbers; a stray text value makes pyarrow refuse the file
+        yield from _csv_reader_chunks(pcsv, path, columns, block, types.csv_types(as_text=False))
+        return
+    except pa.ArrowInvalid:
+        pass
+    yield from _csv_reader_chunks(pcsv, path, columns, block, types.csv_types(as_text=True))
+
+
+def _csv_reader_chunks(pcsv: Any, path: Path, columns: list[str], block: int, types: dict[str, Any]) -> Iterator[pa.Table]:
+    convert = pcsv.ConvertOptions(column_types=types, include_columns=columns)
+    reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=block), convert_options=convert)
+    for batch in reader:
+        yield pa.Table.from_batches([batch])
+
+
+def flatten_record(record: Any) -> dict[str, Any]:
+    """One log record as flat columns: nested mappings (e.g. the request's features) are lifted up."""
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object per line, got {type(record).__name__}")
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update({k: v for k, v in flatten_record(value).items() if k not in record})
+        else:
+            flat[key] = value
+    return flat
+
+
+def _jsonl_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pa.Table]:
+    rows: list[dict[str, Any]] = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(flatten_record(json.loads(line)))
+            except ValueError as exc:
+                raise DataValidationError(f"{path}:{number}: not a JSON record: {exc}") from None
+            if len(rows) >= chunk_rows:
+                yield _rows_table(rows, columns)
+                rows = []
+    if rows:
+        yield _rows_table(rows, columns)
+
+
+def _rows_table(rows: list[dict[str, Any]], columns: list[str]) -> pa.Table:
+    """A table of records; values of mixed types in one column are kept as text."""
+    arrays = {}
+    for name in columns:
+        values = [row.get(name) for row in rows]
+        try:
+            arrays[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    return pa.table(arrays)

@@ -1,0 +1,57 @@
+"""The statistics of the monitor: PSI, chi-square homogeneity tests and multiple-testing corrections.
+
+Both samples are binned counts (the reference profile holds no raw rows), so every test here works on
+counts: a 2 × k contingency table of reference versus current.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SMOOTHING = 0.5  # added to every bin before PSI, so empty bins (e.g. unseen categories) stay finite
+CORRECTIONS = ("benjamini-hochberg", "bonferroni")
+
+
+def psi(reference: np.ndarray, current: np.ndarray) -> float:
+    """Population stability index of two count vectors over the same bins."""
+    ref = np.asarray(reference, dtype=float) + SMOOTHING
+    cur = np.asarray(current, dtype=float) + SMOOTHING
+    ref, cur = ref / ref.sum(), cur / cur.sum()
+    return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+def homogeneity_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
+    """P-value of Pearson's chi-square test that both count vectors come from one distribution."""
+    from scipy.stats import chi2_contingency
+
+    table = np.vstack([reference, current]).astype(float)
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return 1.0
+    result = chi2_contingency(table, correction=table.shape[1] == 2)
+    return float(result.pvalue)
+
+
+def null_rate_pvalue(reference_nulls: int, reference_rows: int, current_nulls: int, current_rows: int) -> float:
+    """P-value that the missing-value rate is the same in both samples (2 × 2 chi-square, Yates-corrected)."""
+    return homogeneity_pvalue(
+        np.array([reference_nulls, reference_rows - reference_nulls]),
+        np.array([current_nulls, current_rows - current_nulls]),
+    )
+
+
+def adjust_pvalues(pvalues: list[float], method: str) -> list[float]:
+    """Adjust a family of p-values for multiple testing (Benjamini–Hochberg or Bonferroni)."""
+    values = np.asarray(pvalues, dtype=float)
+    if values.size == 0:
+        return []
+    if method == "bonferroni":
+        return np.minimum(values * values.size, 1.0).tolist()
+    if method != "benjamini-hochberg":
+        raise ValueError(f"unknown correction {method!r}")
+    order = np.argsort(values)
+    ranked = values[order] * values.size / np.arange(1, values.size + 1)
+    stepped = np.minimum.accumulate(ranked[::-1])[::-1]  # step-up: each p takes the smallest to its right
+    adjusted = np.empty_like(values)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return adjusted.tolist()

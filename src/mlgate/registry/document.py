@@ -1,0 +1,194 @@
+"""The registry file: parse it with line marks, write it in one canonical layout, lock it for writers.
+
+The layout is fixed (keys in schema order, block style, two-space indents, no line folding), so
+saving an unchanged registry reproduces the file byte for byte and PR diffs show only real changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlgate.config import YamlDocument, load_schema, read_yaml, validate_document
+from mlgate.errors import ConfigError, RegistryError
+from mlgate.fsio import atomic_write_text
+
+SCHEMA = "registry.schema.json"
+FORMAT = 1
+HEADER = (
+    "# The model registry, written by `mlgate registry ...`; change it with those commands.\n"
+    "# Format: docs/registry.md. Schema: src/mlgate/schemas/registry.schema.json\n"
+)
+
+
+@dataclass
+class Registry:
+    """The registry of one model: versions, aliases and the events history."""
+
+    model: str
+    aliases: dict[str, int] = field(default_factory=dict)
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def entry(self, version: int) -> dict[str, Any]:
+        """Return a version's entry; a RegistryError names the versions that exist."""
+        for entry in self.versions:
+            if entry["version"] == version:
+                return entry
+        known = ", ".join(str(e["version"]) for e in self.versions) or "none yet"
+        raise RegistryError(f"version {version} is not in the registry (versions: {known})")
+
+    def resolve(self, reference: str) -> dict[str, Any]:
+        """Return the entry a version number or an alias (`production`) names."""
+        if reference.isdigit():
+            return self.entry(int(reference))
+        if reference in self.aliases:
+            return self.entry(self.aliases[reference])
+        known = ", ".join(self.aliases) or "none yet"
+        raise RegistryError(f"{reference!r} is neither a version number nor an alias (aliases: {known})")
+
+    def next_version(self) -> int:
+        """The version the next record gets."""
+        return max((entry["version"] for entry in self.versions), default=0) + 1
+
+    def aliases_of(self, version: int) -> list[str]:
+        """The aliases pointing at a version."""
+        return [alias for alias, target in self.aliases.items() if target == version]
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "model": self.model,
+            "aliases": self.aliases,
+            "versions": self.versions,
+            "events": self.events,
+        }
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Indent lists under their key, which reads better than PyYAML's flush-left default."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if not ref:
+        return schema
+    node: Any = load_schema(SCHEMA)
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return dict(node)
+
+
+def canonical(value: Any, schema: dict[str, Any]) -> Any:
+    """Order mapping keys as the schema lists them; free-form mappings keep their order."""
+    schema = _resolve(schema)
+    if isinstance(value, list):
+        return [canonical(item, schema.get("items", {})) for item in value]
+    if not isinstance(value, dict):
+        return value
+    properties = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    ordered = {name: canonical(value[name], properties[name]) for name in properties if name in value}
+    for name, item in value.items():
+        if name not in ordered:
+            ordered[name] = canonical(item, extra if isinstance(extra, dict) else {})
+    return ordered
+
+
+def dumps(registry: Registry) -> str:
+    """Render the registry in its canonical YAML layout."""
+    data = canonical(registry.to_data(), load_schema(SCHEMA))
+    body = yaml.dump(
+        data,
+        Dumper=_BlockDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        indent=2,
+        width=1 << 16,
+    )
+    return HEADER + body
+
+
+def parse(document: YamlDocument) -> Registry:
+    """Validate a parsed registry file against its schema and build the Registry."""
+    if not isinstance(document.data, dict):
+        raise document.error((), "expected a mapping with format, model, aliases, versions and events")
+    validate_document(document, SCHEMA)
+    data = document.data
+    return Registry(
+        model=data["model"], aliases=data["aliases"], versions=data["versions"], events=data["events"]
+    )
+
+
+def load(path: str | Path) -> Registry:
+    """Read and validate a registry file; a broken file raises a ConfigError naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise RegistryError(f"{path}: no registry yet; `mlgate registry record` creates it")
+    return parse(read_yaml(path))
+
+
+def save(registry: Registry, path: str | Path) -> None:
+    """Write the registry atomically in its canonical layout."""
+    atomic_write_text(path, dumps(registry))
+
+
+def lock_path(path: str | Path) -> Path:
+    """The lock file serialising writers of a registry; it sits beside the registry, git-ignored."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def locked(path: str | Path, timeout: float) -> Iterator[None]:
+    """Hold the registry's write lock; give up after `timeout` seconds with a RegistryError."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_path(path)), timeout=timeout)
+    try:
+        with lock:
+            yield
+    except Timeout:
+        raise RegistryError(
+            f"{path}: another writer has held {lock_path(path)} for {timeout:g}s; try again, "
+            "or delete the lock file if no mlgate process is running"
+        ) from None
+
+
+@contextlib.contextmanager
+def transaction(path: str | Path, timeout: float, new_model: str | None = None) -> Iterator[Registry]:
+    """Lock, load (or start, when `new_model` is given and no file exists), yield, then save on success.
+
+    A file that fails to load is never written: the error propagates before any save.
+    """
+    path = Path(path)
+    with locked(path, timeout):
+        if new_model is not None and not path.exists():
+            registry = Registry(model=new_model)
+        else:
+            registry = load(path)
+            _refuse_inconsistent(registry, path)
+        yield registry
+        save(registry, path)
+
+
+def _refuse_inconsistent(registry: Registry, path: Path) -> None:
+    """Refuse to build on a registry whose contents contradict each other."""
+    from mlgate.registry.verify import consistency_problems
+
+    problems = consistency_problems(registry)
+    if problems:
+        listed = "\n".join(f"  {problem}" for problem in problems)
+        raise ConfigError(
+            f"{path}: refusing to change an inconsistent registry; fix it first "
+            f"(`mlgate registry verify` lists the problems):\n{listed}"
+        )

@@ -1,0 +1,119 @@
+"""Chart data for the report: curves on a fixed grid, confusion counts, importances, binned means."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mlgate.report.base import Outputs
+
+GRID = np.round(np.linspace(0.0, 1.0, 11), 1)
+TOP_FEATURES = 10
+MAX_CLASSES = 12
+BINS = 10
+
+
+def roc_on_grid(points: list[dict[str, float]] | None) -> list[float] | None:
+    """Best true positive rate reachable at each false positive rate of the grid."""
+    if not points:
+        return None
+    fpr = np.array([p["fpr"] for p in points])
+    tpr = np.array([p["tpr"] for p in points])
+    return [float(tpr[fpr <= x + 1e-12].max(initial=0.0)) for x in GRID]
+
+
+def precision_on_grid(points: list[dict[str, float]] | None) -> list[float] | None:
+    """Interpolated precision (best precision at recall ≥ r) at each recall of the grid."""
+    if not points:
+        return None
+    recall = np.array([p["recall"] for p in points])
+    precision = np.array([p["precision"] for p in points])
+    return [float(precision[recall >= x - 1e-12].max(initial=0.0)) for x in GRID]
+
+
+def curves(base: Outputs, head: Outputs) -> dict[str, Any]:
+    """ROC and precision-recall curves of both sides, resampled to the same grid."""
+    result: dict[str, Any] = {}
+    for name, plot, on_grid in (("roc", "roc", roc_on_grid), ("precision_recall", "precision_recall", precision_on_grid)):
+        series = {"base": on_grid(base.plots.get(plot)), "pr": on_grid(head.plots.get(plot))}
+        if series["pr"] is not None or series["base"] is not None:
+            result[name] = {"grid": GRID.tolist(), **series}
+    return result
+
+
+def confusion(outputs: Outputs, labels: list[str]) -> list[list[int]] | None:
+    """Counts of actual (rows) × predicted (columns) over the given labels."""
+    frame = outputs.predictions
+    if frame is None:
+        return None
+    index = {label: i for i, label in enumerate(labels)}
+    counts = np.zeros((len(labels), len(labels)), dtype=int)
+    actual = frame["target"].astype(str).map(index)
+    predicted = frame["prediction"].astype(str).map(index)
+    keep = actual.notna() & predicted.notna()
+    np.add.at(counts, (actual[keep].astype(int).to_numpy(), predicted[keep].astype(int).to_numpy()), 1)
+    return counts.tolist()
+
+
+def confusion_pair(base: Outputs, head: Outputs) -> dict[str, Any] | None:
+    """Both sides' confusion matrices over the union of their classes (classification only)."""
+    frames = [o.predictions for o in (head, base) if o.predictions is not None]
+    if not frames or _task(head, base) != "classification":
+        return None
+    labels: list[str] = []
+    for frame in frames:
+        labels += [str(v) for v in sorted(frame["target"].unique().tolist()) if str(v) not in labels]
+    labels = labels[:MAX_CLASSES]
+    return {"labels": labels, "base": confusion(base, labels), "pr": confusion(head, labels)}
+
+
+def importances(base: Outputs, head: Outputs) -> dict[str, Any] | None:
+    """Top permutation importances of the PR (or the base when the PR has none), both sides."""
+    b = {row["feature"]: row["importance"] for row in base.plots.get("importance") or []}
+    h = {row["feature"]: row["importance"] for row in head.plots.get("importance") or []}
+    lead = h or b
+    if not lead:
+        return None
+    top = sorted(lead, key=lambda f: -lead[f])[:TOP_FEATURES]
+    return {"features": top, "base": [b.get(f) for f in top] if b else None, "pr": [h.get(f) for f in top] if h else None}
+
+
+def binned_means(base: Outputs, head: Outputs) -> dict[str, Any] | None:
+    """Mean prediction per bin of the actual value (equal-count bins of the PR's test set)."""
+    if _task(head, base) != "regression" or head.predictions is None:
+        return None
+    actual = head.predictions["target"].to_numpy(float)
+    edges = np.unique(np.quantile(actual, np.linspace(0, 1, BINS + 1)))
+    result: dict[str, Any] = {"actual": _bin_mean(actual, actual, edges)}
+    for side, outputs in (("base", base), ("pr", head)):
+        frame = outputs.predictions
+        result[side] = None if frame is None else _bin_mean(
+            frame["target"].to_numpy(float), frame["prediction"].to_numpy(float), edges
+        )
+    return result
+
+
+def _bin_mean(actual: np.ndarray, values: np.ndarray, edges: np.ndarray) -> list[float | None]:
+    bins = np.clip(np.searchsorted(edges, actual, side="right") - 1, 0, len(edges) - 2)
+    sums = np.bincount(bins, weights=values, minlength=len(edges) - 1)
+    counts = np.bincount(bins, minlength=len(edges) - 1)
+    return [float(s / c) if c else None for s, c in zip(sums, counts, strict=True)]
+
+
+def _task(head: Outputs, base: Outputs) -> str | None:
+    for outputs in (head, base):
+        task = (outputs.card or {}).get("task") or (outputs.data or {}).get("task")
+        if task:
+            return str(task)
+    return None
+
+
+def chart_data(base: Outputs, head: Outputs) -> dict[str, Any]:
+    """Everything the report draws, as plain data."""
+    charts: dict[str, Any] = curves(base, head)
+    for name, value in (("confusion", confusion_pair(base, head)), ("importance", importances(base, head)),
+                        ("predicted_vs_actual", binned_means(base, head))):
+        if value is not None:
+            charts[name] = value
+    return charts

@@ -1,0 +1,108 @@
+"""Quality gates from params.yaml `gates:`, checked against a report's metric rows and slices.
+
+`mlgate gate` and the report's headline both call `check_gates` on the same report data, so a PR
+comment and a CI check cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlgate.metrics import HIGHER_IS_BETTER
+
+TOLERANCE = 1e-12  # ignore float noise when a value sits exactly on a threshold
+
+
+def _check(gate: str, status: str, message: str, threshold: Any = None, actual: Any = None) -> dict[str, Any]:
+    return {"gate": gate, "status": status, "message": message, "threshold": threshold, "actual": actual}
+
+
+def allowed_drop(rule: Any, base: float) -> tuple[float, str]:
+    """The tolerated drop against the base: a number is absolute, "2%" is relative to the base value."""
+    if isinstance(rule, str):
+        percent = float(rule.rstrip("%"))
+        return abs(base) * percent / 100, rule
+    return float(rule), f"{float(rule):.4f}"
+
+
+def _bounds(metric: str, rule: dict[str, Any], value: float) -> list[dict[str, Any]]:
+    checks = []
+    if "min" in rule:
+        ok = value >= rule["min"] - TOLERANCE
+        text = f"{metric} {value:.4f} ≥ min {rule['min']:.4f}" if ok else \
+            f"{metric} {value:.4f} is below the minimum {rule['min']:.4f} (short by {rule['min'] - value:.4f})"
+        checks.append(_check(f"{metric}.min", "pass" if ok else "fail", text, rule["min"], value))
+    if "max" in rule:
+        ok = value <= rule["max"] + TOLERANCE
+        text = f"{metric} {value:.4f} ≤ max {rule['max']:.4f}" if ok else \
+            f"{metric} {value:.4f} is above the maximum {rule['max']:.4f} (over by {value - rule['max']:.4f})"
+        checks.append(_check(f"{metric}.max", "pass" if ok else "fail", text, rule["max"], value))
+    return checks
+
+
+def _drop(metric: str, rule: dict[str, Any], row: dict[str, Any], base_rev: str) -> dict[str, Any]:
+    gate = f"{metric}.max_drop"
+    if row.get("base") is None:
+        return _check(gate, "skip", f"{metric}: no baseline on {base_rev}, max_drop not checked", rule["max_drop"])
+    base, pr = row["base"], row["pr"]
+    drop = (base - pr) if HIGHER_IS_BETTER.get(metric, True) else (pr - base)
+    allowed, shown = allowed_drop(rule["max_drop"], base)
+    interval = row.get("delta_ci")
+    ci = f"CI of Δ [{interval[0]:+.4f}, {interval[1]:+.4f}]" if interval else "no CI"
+    if drop <= allowed + TOLERANCE:
+        return _check(gate, "pass", f"{metric} drop {max(drop, 0.0):.4f} within max_drop {shown}", rule["max_drop"], drop)
+    significant = row.get("verdict") == "worse" or not interval
+    if rule.get("require_significant") and not significant:
+        text = f"{metric} dropped {drop:.4f} (> max_drop {shown}) but not significantly ({ci}); passes"
+        return _check(gate, "pass", text, rule["max_drop"], drop)
+    text = f"{metric} dropped {drop:.4f} vs {base_rev}, over max_drop {shown} by {drop - allowed:.4f} ({ci})"
+    return _check(gate, "fail", text, rule["max_drop"], drop)
+
+
+def metric_checks(metric: str, rule: dict[str, Any], row: dict[str, Any] | None, base_rev: str) -> list[dict[str, Any]]:
+    """Every configured gate of one metric."""
+    if row is None or row.get("pr") is None:
+        return [_check(f"{metric}", "fail", f"{metric} is gated but the PR's reports/metrics.json has no value for it")]
+    checks = _bounds(metric, rule, float(row["pr"]))
+    if "max_drop" in rule:
+        checks.append(_drop(metric, rule, row, base_rev))
+    return checks
+
+
+def slice_gap_checks(rule: dict[str, Any] | None, slices: dict[str, Any], primary: str) -> list[dict[str, Any]]:
+    """The largest gap between groups of each slice column must stay under `max`."""
+    if not rule:
+        return []
+    metric = rule.get("metric") or primary
+    columns = rule.get("columns") or list(slices)
+    checks = []
+    for column in columns:
+        gap = ((slices.get(column) or {}).get("max_gap") or {}).get(metric)
+        gate = f"slice_gap.{column}"
+        if gap is None:
+            checks.append(_check(gate, "fail", f"slice {column!r} has no {metric} gap in reports/metrics.json", rule["max"]))
+            continue
+        ok = gap <= rule["max"] + TOLERANCE
+        text = f"largest {metric} gap across {column} is {gap:.4f}" + (
+            f" ≤ max {rule['max']:.4f}" if ok else f", over the max {rule['max']:.4f} by {gap - rule['max']:.4f}")
+        checks.append(_check(gate, "pass" if ok else "fail", text, rule["max"], gap))
+    return checks
+
+
+def check_gates(gates: dict[str, Any], rows: list[dict[str, Any]], slices: dict[str, Any], primary: str, base_rev: str) -> dict[str, Any]:
+    """Evaluate every gate; return the verdict, each check, and the reason in one line."""
+    by_name = {row["metric"]: row for row in rows}
+    checks = []
+    for metric, rule in (gates.get("metrics") or {}).items():
+        checks += metric_checks(metric, rule, by_name.get(metric), base_rev)
+    checks += slice_gap_checks(gates.get("slice_gap"), slices, primary)
+    failures = [c for c in checks if c["status"] == "fail"]
+    if not checks:
+        reason = "no gates configured"
+    elif failures:
+        reason = "; ".join(c["message"] for c in failures)
+    else:
+        passed = sum(c["status"] == "pass" for c in checks)
+        reason = f"all {passed} gate check(s) passed" + (
+            f", {len(checks) - passed} skipped" if passed < len(checks) else "")
+    return {"passed": not failures, "reason": reason, "checks": checks}

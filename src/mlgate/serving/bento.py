@@ -1,0 +1,223 @@
+"""Build, containerise and serve the bento: a self-contained folder with the model, its settings and mlgate."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlgate.errors import MissingDependencyError, MlgateError
+from mlgate.fsio import atomic_write_json, atomic_write_text
+from mlgate.modelio import MODEL_CARD, MODEL_FILE, PINNED_LIBRARIES, read_card, verify_sha256
+from mlgate.serving.settings import SETTINGS_FILE, ServingSettings
+from mlgate.serving.wheel import base_requirements, build_wheel
+
+METRICS_FILE = Path("reports/metrics.json")
+SERVICE_STUB = '''"""Entry point of the bento: the mlgate service, configured by serving.json beside this file."""
+
+from mlgate.serving.service import Service
+
+__all__ = ["Service"]
+'''
+# Rules of hadolint the Dockerfile that BentoML generates cannot meet, each with its reason.
+HADOLINT_IGNORED = {
+    "DL3008": "BentoML's template installs Debian's system packages unpinned; their versions follow the base image",
+    "DL3059": "BentoML's template keeps its setup steps in separate RUN layers so each one caches on its own",
+}
+ENGINE_HINT = (
+    "start Docker (or run this on a CI runner that has it), or build the image elsewhere with "
+    "`docker build -f env/docker/Dockerfile <bento path>`"
+)
+
+
+def _run(args: list[str], cwd: Path, what: str) -> str:
+    """Run a tool to completion; a failure becomes an MlgateError carrying its last lines of output."""
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+        raise MlgateError(f"{what} failed (exit {result.returncode}):\n{tail}")
+    return result.stdout
+
+
+def bentoml_executable() -> str:
+    """The `bentoml` CLI next to this Python, or on PATH."""
+    beside = Path(sys.executable).parent / "bentoml"
+    found = str(beside) if beside.exists() else shutil.which("bentoml")
+    if not found:
+        raise MissingDependencyError("BentoML is not installed; install mlgate with the serve extra: pip install 'mlgate[serve]'")
+    return found
+
+
+def git_commit(repo: Path) -> str:
+    """The repository's HEAD commit, or "unknown" outside git."""
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def service_name(serve: dict[str, Any], repo: Path) -> str:
+    """serve.name, or the repository folder's name made into a valid bento name."""
+    if serve["name"]:
+        return str(serve["name"])
+    name = re.sub(r"[^a-z0-9_.-]+", "-", repo.resolve().name.lower()).strip("-._")
+    return name[:63] or "mlgate-model"
+
+
+def stage(repo: Path, params: dict[str, Any], dest: Path, version: str | None, registry_sha256: str | None) -> ServingSettings:
+    """Fill `dest` with what the service reads: model files, metrics, serving.json and the entry module."""
+    card = read_card(repo / MODEL_CARD)
+    verify_sha256(repo / MODEL_FILE, card["sha256"], str(MODEL_CARD))
+    if registry_sha256:
+        verify_sha256(repo / MODEL_FILE, registry_sha256, "the registry")
+    (dest / "models").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(repo / MODEL_FILE, dest / MODEL_FILE)
+    shutil.copy2(repo / MODEL_CARD, dest / MODEL_CARD)
+    if (repo / METRICS_FILE).is_file():
+        (dest / METRICS_FILE).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / METRICS_FILE, dest / METRICS_FILE)
+    commit = git_commit(repo)
+    settings = ServingSettings.from_params(
+        params, name=service_name(params["serve"], repo), git_commit=commit, model_version=version,
+        registry_sha256=registry_sha256,
+    )
+    labels = {"git_commit": commit, "model_sha256": card["sha256"], "mlgate_version": _mlgate_version()}
+    if version:
+        labels["model_version"] = version
+    settings = replace(settings, labels=labels)
+    atomic_write_json(dest / SETTINGS_FILE, settings.to_json())
+    atomic_write_text(dest / "service.py", SERVICE_STUB)
+    return settings
+
+
+def _mlgate_version() -> str:
+    from mlgate import __version__
+
+    return __version__
+
+
+def python_packages(card: dict[str, Any]) -> list[str]:
+    """mlgate's requirements with the model's training libraries pinned, plus the serving stack."""
+    libraries = card.get("libraries", {})
+    pins = [f"{name}=={libraries[name]}" for name in PINNED_LIBRARIES if name in libraries]
+    pinned = {name for name in PINNED_LIBRARIES if name in libraries}
+    rest = [req for req in base_requirements() if re.split(r"[<>=!~ \[]", req, maxsplit=1)[0].lower() not in pinned]
+    serving = [f"bentoml=={metadata.version('bentoml')}", f"pydantic=={metadata.version('pydantic')}"]
+    return pins + rest + serving
+
+
+def bentofile(settings: ServingSettings, card: dict[str, Any], wheel: str, lock_packages: bool) -> dict[str, Any]:
+    """The bentofile.yaml: the model files travel as included files, mlgate as a wheel in the build folder."""
+    python_version = ".".join(card.get("libraries", {}).get("python", "3.11").split(".")[:2])
+    return {
+        "service": "service:Service",
+        "name": settings.name,
+        "labels": settings.labels,
+        "include": ["service.py", SETTINGS_FILE, "models/*", "reports/*"],
+        "python": {"packages": python_packages(card), "wheels": [wheel], "lock_packages": lock_packages},
+        "docker": {"python_version": python_version},
+    }
+
+
+def build(repo: Path, params: dict[str, Any], version: str | None, registry_sha256: str | None,
+          lock_packages: bool | None) -> dict[str, Any]:
+    """Build the bento into BentoML's store; return its tag, path and labels."""
+    executable = bentoml_executable()
+    with tempfile.TemporaryDirectory(prefix="mlgate-bento-") as folder:
+        context = Path(folder)
+        settings = stage(repo, params, context, version, registry_sha256)
+        wheel = build_wheel(context / "wheels")
+        lock = params["serve"]["lock_packages"] if lock_packages is None else lock_packages
+        spec = bentofile(settings, read_card(context / MODEL_CARD), f"wheels/{wheel.name}", lock)
+        atomic_write_text(context / "bentofile.yaml", yaml.safe_dump(spec, sort_keys=False))
+        output = _run([executable, "build", str(context), "--output", "tag"], context, "bentoml build")
+    tag = _tag_from(output)
+    name, _, bento_version = tag.partition(":")
+    return {"tag": tag, "path": str(bento_store() / name / bento_version), "labels": settings.labels}
+
+
+def _tag_from(output: str) -> str:
+    match = re.search(r"__tag__:(\S+)", output)
+    if not match:
+        raise MlgateError(f"bentoml build printed no bento tag:\n{output.strip()[-500:]}")
+    return match.group(1)
+
+
+def bento_store() -> Path:
+    """The folder where BentoML keeps bentos (BENTOML_HOME/bentos)."""
+    return Path(os.environ.get("BENTOML_HOME") or Path.home() / "bentoml") / "bentos"
+
+
+def image_name(serve: dict[str, Any], repo: Path) -> str:
+    """serve.image, or ghcr.io/<owner>/<repo> from GITHUB_REPOSITORY or the `origin` remote, lower-cased."""
+    if serve["image"]:
+        return str(serve["image"]).lower()
+    slug = os.environ.get("GITHUB_REPOSITORY") or _origin_slug(repo)
+    if not slug:
+        raise MlgateError(
+            "cannot tell the image name: set serve.image in params.yaml, or GITHUB_REPOSITORY=owner/repo, "
+            "or a git remote `origin` on GitHub"
+        )
+    return f"ghcr.io/{slug}".lower()
+
+
+def _origin_slug(repo: Path) -> str | None:
+    result = subprocess.run(["git", "remote", "get-url", "origin"], cwd=repo, capture_output=True, text=True, check=False)
+    match = re.search(r"github\.com[:/]([^/\s]+/[^/\s]+?)(?:\.git)?/?$", result.stdout.strip())
+    return match.group(1) if match else None
+
+
+def container_engine() -> str:
+    """The docker CLI when its daemon answers; otherwise stop with what to do."""
+    docker = shutil.which("docker")
+    if not docker:
+        raise MissingDependencyError(f"no container engine found: the docker CLI is not installed; {ENGINE_HINT}")
+    try:
+        probe = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        probe = None
+    if probe is None or probe.returncode != 0:
+        raise MissingDependencyError(f"no container engine is running: `docker info` cannot reach a Docker daemon; {ENGINE_HINT}")
+    return docker
+
+
+def containerize(repo: Path, params: dict[str, Any], bento: str, version: str | None) -> dict[str, Any]:
+    """Build the container image of a bento, tagged with the git commit and the version when given."""
+    image = image_name(params["serve"], repo)
+    container_engine()
+    tags = [f"{image}:{git_commit(repo)[:12]}"] + ([f"{image}:{version}"] if version else [])
+    args = [bentoml_executable(), "containerize", bento, "--backend", "docker"]
+    for tag in tags:
+        args += ["--image-tag", tag]
+    _run(args, repo, "bentoml containerize")
+    return {"bento": bento, "image": image, "tags": tags}
+
+
+def serve(repo: Path, params: dict[str, Any], host: str, port: int) -> int:
+    """Serve the repository's current model in the foreground until interrupted; return the exit code."""
+    with tempfile.TemporaryDirectory(prefix="mlgate-serve-") as folder:
+        context = Path(folder)
+        stage(repo, params, context, None, None)
+        command = [bentoml_executable(), "serve", "service:Service", "--host", host, "--port", str(port)]
+        try:
+            return subprocess.run(command, cwd=context, check=False).returncode
+        except KeyboardInterrupt:
+            return 130
+
+
+def hadolint_ignores() -> list[str]:
+    """`--ignore` arguments for hadolint, matching HADOLINT_IGNORED."""
+    return [arg for rule in HADOLINT_IGNORED for arg in ("--ignore", rule)]
+
+
+def describe(result: dict[str, Any]) -> str:
+    """A result as stable JSON for `--json`."""
+    return json.dumps(result, indent=2, sort_keys=True)

@@ -1,0 +1,77 @@
+"""The service's settings: made from params.yaml `serve:` at build time, read from serving.json at start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import ConfigError
+
+SETTINGS_FILE = "serving.json"
+SETTINGS_ENV = "MLGATE_SERVING_SETTINGS"
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """What the service needs to know besides the model files; paths are relative to its working directory."""
+
+    name: str
+    model_path: str = "models/model.skops"
+    card_path: str = "models/model.json"
+    metrics_path: str = "reports/metrics.json"
+    trusted_types: tuple[str, ...] = ()
+    registry_sha256: str | None = None
+    max_batch_size: int = 1000
+    batching: bool = True
+    batch_max_rows: int = 4096
+    max_latency_ms: int = 10000
+    workers: int = 1
+    timeout: int = 60
+    log_predictions: str | None = None
+    log_inputs: bool = False
+    git_commit: str = "unknown"
+    model_version: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], **extra: Any) -> ServingSettings:
+        """Settings from a loaded params.yaml (defaults filled) plus build facts such as the git commit."""
+        serve = params["serve"]
+        batching = serve["batching"]
+        return cls(
+            trusted_types=tuple(serve["trusted_types"]),
+            max_batch_size=serve["max_batch_size"],
+            batching=batching["enabled"],
+            batch_max_rows=max(batching["max_rows"], serve["max_batch_size"]),
+            max_latency_ms=batching["max_latency_ms"],
+            workers=serve["workers"],
+            timeout=serve["timeout"],
+            log_predictions=serve["log_predictions"],
+            log_inputs=serve["log_inputs"],
+            **extra,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as written to serving.json."""
+        data = asdict(self)
+        data["trusted_types"] = list(self.trusted_types)
+        return data
+
+
+def load_settings(path: str | Path | None = None) -> ServingSettings:
+    """Read serving.json (or the file named by MLGATE_SERVING_SETTINGS) from the working directory."""
+    path = Path(path or os.environ.get(SETTINGS_ENV) or SETTINGS_FILE)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: serving settings not found; build the service with `mlgate build`") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: unreadable serving settings: {exc}") from None
+    data["trusted_types"] = tuple(data.get("trusted_types", ()))
+    try:
+        return ServingSettings(**data)
+    except TypeError as exc:
+        raise ConfigError(f"{path}: {exc}; rebuild it with this mlgate release") from None
