@@ -9,7 +9,14 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "1. The pipeline: data -> train -> evaluate, driven by params.yaml"
 [ -d .git ] || { echo "run the demo from a git checkout of mlgate" >&2; exit 2; }
-[ -d .dvc ] || dvc init -q
 mlgate validate
 dvc repro
-dvc metrics show
+python - <<'PY'
+import json
+metrics = json.load(open("reports/metrics.json"))
+print(f"\n{'metric':<10} {'value':>8}   95% CI")
+for name, value in metrics.items():
+    if isinstance(value, dict) and "value" in value:
+        print(f"{name:<10} {value['value']:>8.4f}   [{value['ci_low']:.4f}, {value['ci_high']:.4f}]")
+print(f"({metrics['n_test']} test rows)")
+PY

@@ -13,12 +13,16 @@ from mlgate.datasets.schema import ROW_ID, FeatureSchema
 OTHER = "__other__"
 
 
-def content_hash(frame: pd.DataFrame) -> str:
-    """A sha256 over the rows' content, independent of the pandas version's memory layout."""
-    row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    digest = hashlib.sha256(row_hashes.tobytes())
-    digest.update("\x1f".join(map(str, frame.columns)).encode())
+def rows_hash(row_hashes: pd.Series, columns: pd.Index) -> str:
+    """A sha256 over per-row content hashes, independent of row order and memory layout."""
+    digest = hashlib.sha256(np.sort(row_hashes.to_numpy()).tobytes())
+    digest.update("\x1f".join(map(str, columns)).encode())
     return digest.hexdigest()
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """A sha256 over the rows' content, independent of row order."""
+    return rows_hash(pd.util.hash_pandas_object(frame, index=False), frame.columns)
 
 
 def target_summary(target: pd.Series, task: str) -> dict[str, Any]:
@@ -41,19 +45,19 @@ def _numeric_stats(values: pd.Series) -> dict[str, float]:
     }
 
 
-def data_summary(train: pd.DataFrame, test: pd.DataFrame, schema: FeatureSchema) -> dict[str, Any]:
+def data_summary(train: pd.DataFrame, test: pd.DataFrame, schema: FeatureSchema, data_hash: str) -> dict[str, Any]:
     """What reports/data.json holds: sizes, target balance or stats, and content hashes."""
-    full = pd.concat([train, test], ignore_index=True)
+    target = pd.concat([train[schema.target], test[schema.target]], ignore_index=True)
     return {
-        "rows": len(full),
+        "rows": len(target),
         "train_rows": len(train),
         "test_rows": len(test),
         "columns": len(schema.features),
         "target": schema.target,
         "task": schema.task,
-        **target_summary(full[schema.target], schema.task),
-        "data_hash": content_hash(full.sort_values(ROW_ID, kind="stable").reset_index(drop=True)),
-        "test_hash": content_hash(test[[ROW_ID, schema.target]].sort_values(ROW_ID, kind="stable")),
+        **target_summary(target, schema.task),
+        "data_hash": data_hash,
+        "test_hash": content_hash(test[[ROW_ID, schema.target]]),
     }
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.datasets.expectations import check_expectations
-from mlgate.datasets.profile import data_summary, reference_profile
+from mlgate.datasets.profile import data_summary, reference_profile, rows_hash
 from mlgate.datasets.schema import ROW_ID, FeatureSchema, infer_schema
 from mlgate.datasets.sources import load_source
 from mlgate.errors import DataValidationError
@@ -24,7 +24,7 @@ DATA_REPORT = Path("reports/data.json")
 REFERENCE_PROFILE = Path("reports/reference_profile.json")
 
 
-def add_row_ids(frame: pd.DataFrame, id_column: str | None) -> pd.DataFrame:
+def add_row_ids(frame: pd.DataFrame, id_column: str | None, content: pd.Series) -> pd.DataFrame:
     """Add a stable `row_id`: the id column when given, else a hash of the row's content."""
     if id_column is not None:
         if id_column not in frame.columns:
@@ -33,7 +33,6 @@ def add_row_ids(frame: pd.DataFrame, id_column: str | None) -> pd.DataFrame:
             raise DataValidationError(f"data: id_column {id_column!r} has duplicate values")
         ids = pd.util.hash_pandas_object(frame[id_column].astype(str), index=False)
     else:
-        content = pd.util.hash_pandas_object(frame, index=False)
         repeat = content.groupby(content).cumcount()  # identical rows get distinct ids
         ids = pd.util.hash_pandas_object(pd.DataFrame({"c": content, "r": repeat}), index=False)
     return frame.assign(**{ROW_ID: ids.to_numpy().view(np.int64)})
@@ -53,25 +52,26 @@ def split(frame: pd.DataFrame, schema: FeatureSchema, settings: dict[str, Any]) 
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def prepare(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, FeatureSchema]:
-    """Load, check and split the data as params.yaml says."""
+def prepare(params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, FeatureSchema, str]:
+    """Load, check and split the data as params.yaml says; also return the data's content hash."""
     data = params["data"]
     with step(f"load {data['source']}"):
         frame = load_source(data["source"])
     frame.columns = [str(column) for column in frame.columns]
     schema = infer_schema(frame, data, params["model"]["task"])
     check_expectations(frame, data["expectations"], schema)
-    frame = add_row_ids(frame, data["id_column"])
+    content = pd.util.hash_pandas_object(frame, index=False)
+    frame = add_row_ids(frame, data["id_column"], content)
     train, test = split(frame, schema, data["split"])
-    return train, test, schema
+    return train, test, schema, rows_hash(content, frame.columns)
 
 
 def run(params: dict[str, Any]) -> None:
     """Run the data stage."""
-    train, test, schema = prepare(params)
+    train, test, schema, data_hash = prepare(params)
     with step("profile train split"):
         profile = reference_profile(train, schema, params["data"]["profile"])
-        summary = data_summary(train, test, schema)
+        summary = data_summary(train, test, schema, data_hash)
     with output_set() as outputs:
         outputs.parquet(TRAIN_FILE, train)
         outputs.parquet(TEST_FILE, test)
