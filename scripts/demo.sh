@@ -20,3 +20,6 @@ for name, value in metrics.items():
         print(f"{name:<10} {value['value']:>8.4f}   [{value['ci_low']:.4f}, {value['ci_high']:.4f}]")
 print(f"({metrics['n_test']} test rows)")
 PY
+
+say "2. The registry: record, promote, roll back (in a temporary copy)"
+bash scripts/demo_registry.sh .

@@ -23,7 +23,7 @@ else
   python -m pip install --disable-pip-version-check --quiet uv
   venv="$RUNNER_TEMP/mlgate-venv"
   python -m uv venv --quiet --python "$(command -v python)" "$venv"
-  python -m uv pip install --quiet --python "$venv/bin/python" "$source_dir[$MLGATE_EXTRAS]"
+  python -m uv pip install --quiet --python "$venv/bin/python" "${source_dir}[${MLGATE_EXTRAS}]"
   python="$venv/bin/python"
 fi
 dirname "$python" >> "$GITHUB_PATH"

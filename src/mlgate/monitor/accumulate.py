@@ -15,7 +15,12 @@ OTHER = "__other__"
 def numeric_values(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:
     """The column as floats (NaN for nulls) and the number of values that are not numbers."""
     kind = column.type
-    if pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_decimal(kind):
+    if (
+        pa.types.is_floating(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_decimal(kind)
+    ):
         return column.to_numpy().astype(float, copy=False), 0
     text = pc.cast(column, pa.string())
     try:
@@ -60,7 +65,9 @@ class NumericCounter:
         self.rows += len(values)
         self.invalid += invalid
         self.nulls += len(values) - len(present) - invalid
-        self.counts += np.bincount(np.searchsorted(self.edges, present, side="right"), minlength=len(self.counts))
+        self.counts += np.bincount(
+            np.searchsorted(self.edges, present, side="right"), minlength=len(self.counts)
+        )
         self.total += float(present.sum())
         self.squares += float(np.square(present).sum())
 
@@ -90,14 +97,18 @@ class CategoricalCounter:
         """Categories the reference never saw; none can be told apart when it pooled rare ones."""
         if OTHER in self.categories:
             return {}
-        return {k: v for k, v in sorted(self.counts.items(), key=lambda kv: -kv[1]) if k not in self.categories}
+        return {
+            k: v for k, v in sorted(self.counts.items(), key=lambda kv: -kv[1]) if k not in self.categories
+        }
 
     def binned(self) -> np.ndarray:
         """Counts in the reference's category order, then one bin for everything else."""
         known = set(self.categories)
         elsewhere = sum(v for k, v in self.counts.items() if k not in known)
         if OTHER in known:
-            return np.array([self.counts.get(c, 0) + (elsewhere if c == OTHER else 0) for c in self.categories] + [0])
+            return np.array(
+                [self.counts.get(c, 0) + (elsewhere if c == OTHER else 0) for c in self.categories] + [0]
+            )
         return np.array([self.counts.get(c, 0) for c in self.categories] + [elsewhere])
 
 

@@ -109,7 +109,9 @@ def _csv_chunks(path: Path, columns: list[str], chunk_rows: int, types: ColumnTy
     yield from _csv_reader_chunks(pcsv, path, columns, block, types.csv_types(as_text=True))
 
 
-def _csv_reader_chunks(pcsv: Any, path: Path, columns: list[str], block: int, types: dict[str, Any]) -> Iterator[pa.Table]:
+def _csv_reader_chunks(
+    pcsv: Any, path: Path, columns: list[str], block: int, types: dict[str, Any]
+) -> Iterator[pa.Table]:
     convert = pcsv.ConvertOptions(column_types=types, include_columns=columns)
     reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=block), convert_options=convert)
     for batch in reader:
@@ -117,12 +119,18 @@ def _csv_reader_chunks(pcsv: Any, path: Path, columns: list[str], block: int, ty
 
 
 def flatten_record(record: Any) -> dict[str, Any]:
-    """One log record as flat columns: nested mappings (e.g. the request's features) are lifted up."""
+    """One log record as flat columns: nested mappings (the request's `input`, the `output`) are lifted up.
+
+    The service logs class probabilities as `probabilities: {label: p}`; they become `proba_<label>`,
+    the column names of the evaluate stage's predictions.
+    """
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object per line, got {type(record).__name__}")
     flat: dict[str, Any] = {}
     for key, value in record.items():
-        if isinstance(value, dict):
+        if key == "probabilities" and isinstance(value, dict):
+            flat.update({f"proba_{label}": p for label, p in value.items()})
+        elif isinstance(value, dict):
             flat.update({k: v for k, v in flatten_record(value).items() if k not in record})
         else:
             flat[key] = value

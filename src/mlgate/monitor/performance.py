@@ -42,8 +42,13 @@ def _labels(column: pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_floating(column.type):
         values = column.to_numpy(zero_copy_only=False)
         whole = np.isfinite(values) & (values == np.round(values))
-        return np.array([str(int(v)) if w else (None if np.isnan(v) else str(v)) for v, w in zip(values, whole, strict=True)],
-                        dtype=object)
+        return np.array(
+            [
+                str(int(v)) if w else (None if np.isnan(v) else str(v))
+                for v, w in zip(values, whole, strict=True)
+            ],
+            dtype=object,
+        )
     return np.asarray(text_values(column).to_numpy(zero_copy_only=False), dtype=object)
 
 
@@ -58,18 +63,24 @@ def prediction_profile(test_predictions: Any, task: str) -> dict[str, Any]:
 def prediction_counter(profile: dict[str, Any], predictions: np.ndarray, task: str) -> Any:
     """Current predictions counted over the test-set prediction bins."""
     counter = make_counter(profile)
-    array = pa.chunked_array([pa.array(predictions, pa.string() if task == "classification" else pa.float64())])
+    array = pa.chunked_array(
+        [pa.array(predictions, pa.string() if task == "classification" else pa.float64())]
+    )
     counter.add(array)
     return counter
 
 
-def current_metrics(collector: OutputCollector, classes: list[Any], names: list[str], bootstrap: dict[str, Any]) -> dict[str, Any]:
+def current_metrics(
+    collector: OutputCollector, classes: list[Any], names: list[str], bootstrap: dict[str, Any]
+) -> dict[str, Any]:
     """Metrics of the labelled rows with bootstrap CIs, as the evaluate stage computes them."""
     import pandas as pd
 
     from mlgate.stages.evaluate import metric_block, predictions_from_frame, usable_metrics
 
-    frame = pd.DataFrame({"target": collector.column(collector.target), "prediction": collector.column(PREDICTION)})
+    frame = pd.DataFrame(
+        {"target": collector.column(collector.target), "prediction": collector.column(PREDICTION)}
+    )
     for label in classes:
         proba = collector.column(f"{PROBA_PREFIX}{label}")
         if proba is not None:
@@ -82,7 +93,9 @@ def current_metrics(collector: OutputCollector, classes: list[Any], names: list[
     return {"rows": predictions.rows, "metrics": block}
 
 
-def compare_metrics(current: dict[str, Any], recorded: dict[str, Any] | None, settings: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def compare_metrics(
+    current: dict[str, Any], recorded: dict[str, Any] | None, settings: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
     """Each metric against its floor and its recorded value; alarm lines for what fell too far."""
     from mlgate.metrics import HIGHER_IS_BETTER
 
@@ -90,15 +103,57 @@ def compare_metrics(current: dict[str, Any], recorded: dict[str, Any] | None, se
     for name, value in current["metrics"].items():
         higher = HIGHER_IS_BETTER[name]
         sign = 1 if higher else -1
-        before = (recorded or {}).get(name, {}).get("value") if isinstance((recorded or {}).get(name), dict) else None
+        before = (
+            (recorded or {}).get(name, {}).get("value")
+            if isinstance((recorded or {}).get(name), dict)
+            else None
+        )
         floor = settings["metric_floors"].get(name)
         best_case = value.get("ci_high" if higher else "ci_low", value["value"])
         below_floor = floor is not None and sign * (value["value"] - floor) < 0
         dropped = before is not None and sign * (best_case - before) < -settings["max_metric_drop"]
-        table[name] = {**value, "recorded": before, "floor": floor, "below_floor": below_floor, "dropped": dropped}
+        table[name] = {
+            **value,
+            "recorded": before,
+            "floor": floor,
+            "below_floor": below_floor,
+            "dropped": dropped,
+        }
         if below_floor:
             alarms.append(f"{name} {value['value']:.4f} is worse than its floor {floor}")
         if dropped:
-            alarms.append(f"{name} {value['value']:.4f} (CI best case {best_case:.4f}) fell more than "
-                          f"{settings['max_metric_drop']} from the recorded {before:.4f}")
+            alarms.append(
+                f"{name} {value['value']:.4f} (CI best case {best_case:.4f}) fell more than "
+                f"{settings['max_metric_drop']} from the recorded {before:.4f}"
+            )
     return table, alarms
+
+
+class ModelPredictor:
+    """The reference version's model, predicting labelled batches that arrive without predictions."""
+
+    def __init__(self, model: Any, card: dict[str, Any]) -> None:
+        self.model = model
+        self.card = card
+        self.features = [f["name"] for f in card["features"]]
+        self.categorical = [f["name"] for f in card["features"] if f["kind"] == "categorical"]
+
+    def outputs(self, chunk: pa.Table) -> pa.Table:
+        """Prediction and class-probability columns for one chunk."""
+        frame = chunk.select(self.features).to_pandas()
+        for name in self.categorical:
+            frame[name] = frame[name].astype("string").astype(object).where(frame[name].notna(), None)
+        columns = {PREDICTION: pa.array(self.model.predict(frame))}
+        if self.card["task"] == "classification" and hasattr(self.model, "predict_proba"):
+            proba = self.model.predict_proba(frame)
+            for index, label in enumerate(self.card["classes"]):
+                columns[f"{PROBA_PREFIX}{label}"] = pa.array(proba[:, index])
+        return pa.table(columns)
+
+
+def load_predictor(model_sha256: str | None, trusted: list[str]) -> ModelPredictor:
+    """The workspace model, refused unless it is the reference version's (sha256 from the registry)."""
+    from mlgate.modelio import load_model
+
+    model, card = load_model(extra_trusted=trusted, registry_sha256=model_sha256)
+    return ModelPredictor(model, card)

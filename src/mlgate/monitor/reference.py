@@ -49,7 +49,9 @@ def load_reference(alias: str | None, registry_path: str | Path, root: Path = Pa
     if alias is None or not registry_file.is_file():
         reference = _workspace_reference(root)
         if alias is not None:
-            reference.notes.append(f"no registry file {registry_path}; compared with the workspace's {PROFILE}")
+            reference.notes.append(
+                f"no registry file {registry_path}; compared with the workspace's {PROFILE}"
+            )
         return reference
     return _registry_reference(alias, registry_file, root)
 
@@ -78,16 +80,24 @@ def _registry_reference(alias: str, registry_file: Path, root: Path) -> Referenc
     entry = registry.entry(registry.aliases[alias])
     commit = entry["source"]["commit"]
     if not commit:
-        raise RegistryError(f"{registry_file}: version {entry['version']} records no commit; cannot find its profile")
+        raise RegistryError(
+            f"{registry_file}: version {entry['version']} records no commit; cannot find its profile"
+        )
     profile = _read_at(root, PROFILE, commit)
     if profile is None:
         raise MlgateError(
-            f"{PROFILE} of version {entry['version']} (commit {commit[:12]}) is in neither the DVC cache nor the "
+            f"{PROFILE} of version {entry['version']} (commit {commit[:12]}) is in neither the DVC cache "
+            "nor the "
             "remote; run `dvc pull` or `dvc fetch` for that commit"
         )
     reference = Reference(
-        profile=_json(profile, PROFILE), origin="registry", alias=alias, version=entry["version"], commit=commit,
-        metrics=entry.get("metrics"), model_sha256=entry["model"]["sha256"],
+        profile=_json(profile, PROFILE),
+        origin="registry",
+        alias=alias,
+        version=entry["version"],
+        commit=commit,
+        metrics=entry.get("metrics"),
+        model_sha256=entry["model"]["sha256"],
     )
     card = _read_at(root, CARD, commit)
     reference.card = _json(card, CARD) if card else None

@@ -1,4 +1,4 @@
-"""monitor.md: the monitor's verdict as a report in the PR report's style (headline, tables, Mermaid charts)."""
+"""monitor.md: the monitor's verdict in the PR report's style (headline, tables, Mermaid charts)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ def render(result: dict[str, Any], top: int) -> str:
     """The whole markdown report."""
     current, reference = result["current"], result["reference"]
     lines = [HEADLINES[result["status"]], ""]
-    lines.append(f"{current['rows']:,} rows from {', '.join(f'`{p}`' for p in current['paths'])} "
-                 f"compared with {reference['describe']} ({reference['rows']:,} training rows).")
+    lines.append(
+        f"{current['rows']:,} rows from {', '.join(f'`{p}`' for p in current['paths'])} "
+        f"compared with {reference['describe']} ({reference['rows']:,} training rows)."
+    )
     lines.append("")
     lines += [f"- 🚨 {line}" for line in result["alarms"]]
     lines += [f"- ⚠️ {line}" for line in result["warnings"]]
@@ -25,14 +27,19 @@ def render(result: dict[str, Any], top: int) -> str:
     lines += _performance_table(result.get("performance"))
     lines += _charts(result, top)
     thresholds = result["thresholds"]
-    lines += ["", f"<sub>Alarm: PSI > {thresholds['psi']} and p < {thresholds['p_value']} after "
-                  f"{thresholds['correction']} correction; missing rate change > {thresholds['null_rate_delta']}; "
-                  f"unseen categories > {thresholds['unseen_share']:.0%} of rows.</sub>", ""]
+    lines += [
+        "",
+        f"<sub>Alarm: PSI > {thresholds['psi']} and p < {thresholds['p_value']} after "
+        f"{thresholds['correction']} correction; missing rate change > {thresholds['null_rate_delta']}; "
+        f"unseen categories > {thresholds['unseen_share']:.0%} of rows.</sub>",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def ranked(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Features, alarming ones first, then by PSI."""
+
     def key(item: tuple[str, dict[str, Any]]) -> tuple[bool, float]:
         data = item[1]
         return (not (data["drift"] or data["null_alarm"] or data["unseen_alarm"]), -data["psi"])
@@ -41,8 +48,15 @@ def ranked(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _flag(data: dict[str, Any]) -> str:
-    reasons = [word for word, on in (("drift", data["drift"]), ("missing rate", data["null_alarm"]),
-                                     ("unseen", data["unseen_alarm"])) if on]
+    reasons = [
+        word
+        for word, on in (
+            ("drift", data["drift"]),
+            ("missing rate", data["null_alarm"]),
+            ("unseen", data["unseen_alarm"]),
+        )
+        if on
+    ]
     return "🚨 " + ", ".join(reasons) if reasons else "✅"
 
 
@@ -52,20 +66,31 @@ def _feature_table(result: dict[str, Any]) -> list[str]:
         rows = [("*prediction*", result["prediction_drift"]), *rows]
     if not rows:
         return []
-    lines = ["", "| Feature | PSI | p (adjusted) | Missing ref → now | Unseen | Verdict |", "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "",
+        "| Feature | PSI | p (adjusted) | Missing ref → now | Unseen | Verdict |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for name, data in rows:
         nulls = data["null_rate"]
         unseen = f"{data['unseen_share']:.1%}" if "unseen_share" in data else "–"
-        lines.append(f"| {name} | {data['psi']:.3f} | {data['p_adjusted']:.2g} | "
-                     f"{nulls['reference']:.1%} → {nulls['current']:.1%} | {unseen} | {_flag(data)} |")
+        lines.append(
+            f"| {name} | {data['psi']:.3f} | {data['p_adjusted']:.2g} | "
+            f"{nulls['reference']:.1%} → {nulls['current']:.1%} | {unseen} | {_flag(data)} |"
+        )
     return lines
 
 
 def _performance_table(performance: dict[str, Any] | None) -> list[str]:
     if not performance:
         return []
-    lines = ["", f"**Performance** on {performance['rows']:,} labelled rows", "",
-             "| Metric | Now (95% CI) | Recorded | Floor | Verdict |", "|---|---:|---:|---:|---|"]
+    lines = [
+        "",
+        f"**Performance** on {performance['rows']:,} labelled rows",
+        "",
+        "| Metric | Now (95% CI) | Recorded | Floor | Verdict |",
+        "|---|---:|---:|---:|---|",
+    ]
     for name, data in performance["metrics"].items():
         interval = f" ({data['ci_low']:.4f}–{data['ci_high']:.4f})" if "ci_low" in data else ""
         recorded = "–" if data["recorded"] is None else f"{data['recorded']:.4f}"
@@ -80,8 +105,14 @@ def _charts(result: dict[str, Any], top: int) -> list[str]:
     for name, data in ranked(result)[:top]:
         if not (data["drift"] or data["null_alarm"] or data["unseen_alarm"]):
             break
-        lines += ["", f"<details open><summary>{name}: share of rows per bin (bars now, line reference)</summary>",
-                  "", *mermaid_histogram(name, data["histogram"]), "", "</details>"]
+        lines += [
+            "",
+            f"<details open><summary>{name}: share of rows per bin (bars now, line reference)</summary>",
+            "",
+            *mermaid_histogram(name, data["histogram"]),
+            "",
+            "</details>",
+        ]
     return lines
 
 

@@ -6,18 +6,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, DataValidationError
 from mlgate.monitor.accumulate import CategoricalCounter, NumericCounter, make_counter
 from mlgate.monitor.drift import decide, feature_result
 from mlgate.monitor.inputs import ColumnTypes, column_names, iter_chunks, resolve_inputs
-from mlgate.monitor.performance import PREDICTION, PROBA_PREFIX, OutputCollector
+from mlgate.monitor.performance import PREDICTION, PROBA_PREFIX, ModelPredictor, OutputCollector
 from mlgate.monitor.reference import Reference
 
 # Columns a batch may carry besides the features without being a schema violation.
-KNOWN_EXTRA = {"row_id", "prediction_id", "request_id", "id", "timestamp", "model_version", "version", "latency_ms"}
+KNOWN_EXTRA = {"row_id", "prediction_id", "request_id", "id", "timestamp", "model_version", "version"}
 PREDICTION_KEY = "(prediction)"
+THRESHOLDS: tuple[str, ...] = ("psi", "p_value", "correction", "null_rate_delta", "unseen_share")
+THRESHOLDS += ("min_rows", "max_metric_drop", "metric_floors", "features")
 
 
 @dataclass
@@ -32,33 +32,45 @@ class Batch:
     extra: list[str]
 
 
-def read_batch(paths: list[Path], reference: Reference, chunk_rows: int) -> Batch:
-    """Read every file in chunks, counting each feature the reference knows."""
+def _column_plan(names: list[str], profile: dict[str, Any]) -> tuple[list[str], list[str], ColumnTypes]:
+    """Which features and model-output columns to read from a file, and the CSV types to read them as."""
+    features, target = profile["features"], profile["target"]
+    present = [f for f in features if f in names]
+    outputs = [n for n in names if n in (target, PREDICTION) or n.startswith(PROBA_PREFIX)]
+    labels = [n for n in outputs if n in (target, PREDICTION)] if profile["task"] == "classification" else []
+    types = ColumnTypes(
+        numeric=tuple(f for f in present if features[f]["kind"] == "numeric"),
+        text=tuple(f for f in present if features[f]["kind"] == "categorical") + tuple(labels),
+    )
+    return present, outputs, types
+
+
+def read_batch(
+    paths: list[Path], reference: Reference, chunk_rows: int, predictor: ModelPredictor | None = None
+) -> Batch:
+    """Read every file in chunks, counting each feature the reference knows; predict labels if asked."""
     profile = reference.profile
     features = profile["features"]
-    target = profile["target"]
     counters = {name: make_counter(spec) for name, spec in features.items()}
-    outputs = OutputCollector(profile["task"], target)
+    outputs = OutputCollector(profile["task"], profile["target"])
     missing: set[str] = set()
     extra: set[str] = set()
     rows = 0
     for path in paths:
         names = column_names(path)
-        missing |= {f for f in features if f not in names}
-        wanted_outputs = [n for n in names if n in (target, PREDICTION) or n.startswith(PROBA_PREFIX)]
-        extra |= {n for n in names if n not in features and n not in wanted_outputs and n not in KNOWN_EXTRA}
-        present = [f for f in features if f in names]
-        types = ColumnTypes(
-            numeric=tuple(f for f in present if features[f]["kind"] == "numeric"),
-            text=tuple(f for f in present if features[f]["kind"] == "categorical") + tuple(
-                n for n in wanted_outputs if n in (target, PREDICTION) and profile["task"] == "classification"),
-        )
-        for chunk in iter_chunks(path, present + wanted_outputs, chunk_rows, types):
+        present, wanted, types = _column_plan(names, profile)
+        missing |= set(features) - set(present)
+        extra |= set(names) - set(features) - set(wanted) - KNOWN_EXTRA
+        predict = predictor is not None and PREDICTION not in names and profile["target"] in names
+        predict = predict and len(present) == len(features)
+        for chunk in iter_chunks(path, present + wanted, chunk_rows, types):
             rows += chunk.num_rows
             for name in present:
                 counters[name].add(chunk.column(name))
-            if wanted_outputs:
-                outputs.add(chunk.select(wanted_outputs))
+            if wanted:
+                outputs.add(chunk.select(wanted))
+            if predict and predictor is not None:
+                outputs.add(predictor.outputs(chunk))
     for name in missing:
         counters.pop(name, None)
     return Batch(paths, counters, outputs, rows, sorted(missing), sorted(extra))
@@ -66,10 +78,12 @@ def read_batch(paths: list[Path], reference: Reference, chunk_rows: int) -> Batc
 
 def schema_findings(batch: Batch, settings: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
     """Missing columns and unparseable values alarm; extra columns warn (or alarm, or pass, as configured)."""
-    wrong = {name: c.invalid for name, c in batch.counters.items() if isinstance(c, NumericCounter) and c.invalid}
-    alarms = [f"missing column(s): {', '.join(batch.missing)}"] if batch.missing else []
+    wrong = {
+        name: c.invalid for name, c in batch.counters.items() if isinstance(c, NumericCounter) and c.invalid
+    }
+    alarms = [f"missing column(s): {', '.join(batch.missing)}"] if batch.missing and batch.counters else []
     alarms += [f"{name}: {count} value(s) are not numbers" for name, count in wrong.items()]
-    warnings = []
+    warnings: list[str] = []
     if batch.extra and settings["extra_columns"] != "ignore":
         line = f"extra column(s) the model does not read: {', '.join(batch.extra)}"
         (alarms if settings["extra_columns"] == "alarm" else warnings).append(line)
@@ -80,28 +94,52 @@ def check(current: str, reference: Reference, params: dict[str, Any]) -> dict[st
     """The full monitor result: schema, drift per feature, prediction drift and performance."""
     settings = params["monitor"]
     paths = resolve_inputs(current)
-    batch = read_batch(paths, reference, settings["chunk_rows"])
+    notes = list(reference.notes)
+    predictor = _predictor(paths, reference, params, notes)
+    batch = read_batch(paths, reference, settings["chunk_rows"], predictor)
     if batch.rows == 0:
         raise DataValidationError(f"--current {current}: the batch has no rows")
     schema, alarms, warnings = schema_findings(batch, settings)
     result: dict[str, Any] = {
         "reference": _reference_block(reference),
         "current": {"paths": [str(p) for p in paths], "rows": batch.rows},
-        "thresholds": {k: settings[k] for k in ("psi", "p_value", "correction", "null_rate_delta", "unseen_share",
-                                                "min_rows", "max_metric_drop", "metric_floors", "features")},
+        "thresholds": {key: settings[key] for key in THRESHOLDS},
         "schema": schema,
         "features": {},
         "prediction_drift": None,
         "performance": None,
     }
-    notes = list(reference.notes)
+    if not batch.counters:
+        notes.append(
+            "the batch has no feature columns (a prediction log without inputs? see serve.log_inputs): "
+            "only the predictions are checked"
+        )
     if batch.rows < settings["min_rows"]:
-        notes.append(f"only {batch.rows} rows, fewer than monitor.min_rows ({settings['min_rows']}): drift not tested")
+        notes.append(
+            f"only {batch.rows} rows, fewer than monitor.min_rows ({settings['min_rows']}): drift not tested"
+        )
     else:
         alarms += _drift(batch, reference, settings, result)
         alarms += _performance(batch, reference, params, result, notes)
     result.update(status=_status(alarms, batch.rows, settings), alarms=alarms, warnings=warnings, notes=notes)
     return result
+
+
+def _predictor(
+    paths: list[Path], reference: Reference, params: dict[str, Any], notes: list[str]
+) -> ModelPredictor | None:
+    """The model, when a batch has labels but no predictions; None (with a note) when it cannot be used."""
+    from mlgate.errors import ModelIntegrityError
+    from mlgate.monitor.performance import load_predictor
+
+    names = column_names(paths[0])
+    if reference.profile["target"] not in names or PREDICTION in names:
+        return None
+    try:
+        return load_predictor(reference.model_sha256, params["serve"]["trusted_types"])
+    except ModelIntegrityError as exc:
+        notes.append(f"labels present but the reference model cannot predict them: {exc}")
+        return None
 
 
 def _status(alarms: list[str], rows: int, settings: dict[str, Any]) -> str:
@@ -116,16 +154,24 @@ def exit_code(result: dict[str, Any]) -> int:
 
 
 def _reference_block(reference: Reference) -> dict[str, Any]:
-    return {"origin": reference.origin, "alias": reference.alias, "version": reference.version,
-            "commit": reference.commit, "rows": reference.profile["rows"], "describe": reference.describe()}
+    return {
+        "origin": reference.origin,
+        "alias": reference.alias,
+        "version": reference.version,
+        "commit": reference.commit,
+        "rows": reference.profile["rows"],
+        "describe": reference.describe(),
+    }
 
 
 def _drift(batch: Batch, reference: Reference, settings: dict[str, Any], result: dict[str, Any]) -> list[str]:
     from mlgate.monitor.performance import prediction_counter, prediction_profile
 
     rows = reference.profile["rows"]
-    results = {name: feature_result(reference.profile["features"][name], counter, rows)
-               for name, counter in batch.counters.items()}
+    results = {
+        name: feature_result(reference.profile["features"][name], counter, rows)
+        for name, counter in batch.counters.items()
+    }
     predictions = batch.outputs.column(PREDICTION)
     if predictions is not None and reference.predictions is not None:
         task = reference.profile["task"]
@@ -138,18 +184,19 @@ def _drift(batch: Batch, reference: Reference, settings: dict[str, Any], result:
     return alarms
 
 
-def _performance(batch: Batch, reference: Reference, params: dict[str, Any], result: dict[str, Any],
-                 notes: list[str]) -> list[str]:
+def _performance(
+    batch: Batch, reference: Reference, params: dict[str, Any], result: dict[str, Any], notes: list[str]
+) -> list[str]:
     from mlgate.metrics import metric_names
     from mlgate.monitor.performance import compare_metrics, current_metrics
 
     outputs = batch.outputs
     target = outputs.column(outputs.target)
     if target is None or outputs.column(PREDICTION) is None:
-        if target is not None:
-            notes.append("the batch has labels but no `prediction` column: performance not computed")
         return []
-    classes = (reference.card or {}).get("classes") or list(reference.profile["target_profile"].get("counts", {}))
+    classes = (reference.card or {}).get("classes") or list(
+        reference.profile["target_profile"].get("counts", {})
+    )
     current = current_metrics(outputs, classes, metric_names(params), params["evaluate"]["bootstrap"])
     table, alarms = compare_metrics(current, reference.metrics, params["monitor"])
     result["performance"] = {"rows": current["rows"], "metrics": table}

@@ -21,18 +21,28 @@ def psi(reference: np.ndarray, current: np.ndarray) -> float:
 
 
 def homogeneity_pvalue(reference: np.ndarray, current: np.ndarray) -> float:
-    """P-value of Pearson's chi-square test that both count vectors come from one distribution."""
-    from scipy.stats import chi2_contingency
+    """P-value of Pearson's chi-square test that both count vectors come from one distribution.
+
+    The same test as `scipy.stats.chi2_contingency` (Yates-corrected for 2 × 2), computed directly:
+    the monitor runs it for every feature and scipy's wrapper costs more than the test.
+    """
+    from scipy.special import chdtrc
 
     table = np.vstack([reference, current]).astype(float)
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
         return 1.0
-    result = chi2_contingency(table, correction=table.shape[1] == 2)
-    return float(result.pvalue)
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    gap = np.abs(table - expected)
+    if table.shape[1] == 2:
+        gap = np.maximum(gap - 0.5, 0.0)  # Yates' continuity correction
+    statistic = float(np.sum(gap**2 / expected))
+    return float(chdtrc(table.shape[1] - 1, statistic))
 
 
-def null_rate_pvalue(reference_nulls: int, reference_rows: int, current_nulls: int, current_rows: int) -> float:
+def null_rate_pvalue(
+    reference_nulls: int, reference_rows: int, current_nulls: int, current_rows: int
+) -> float:
     """P-value that the missing-value rate is the same in both samples (2 × 2 chi-square, Yates-corrected)."""
     return homogeneity_pvalue(
         np.array([reference_nulls, reference_rows - reference_nulls]),

@@ -153,6 +153,7 @@ def locked(path: str | Path, timeout: float) -> Iterator[None]:
     """Hold the registry's write lock; give up after `timeout` seconds with a RegistryError."""
     from filelock import FileLock, Timeout
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(lock_path(path)), timeout=timeout)
     try:
         with lock:

@@ -146,10 +146,15 @@ def metrics() -> dict[str, Any]:
 
 
 def gate_verdict(report_path: str | Path | None) -> dict[str, Any]:
-    """The gate's verdict from its JSON report (`passed: bool`, or `verdict`/`status`), else unknown."""
+    """The gate's verdict from a JSON report (`passed: bool`, or `verdict`/`status`), else unknown.
+
+    A full `mlgate report` JSON holds the gate under `gate`; a gate-only JSON holds it at the top.
+    """
     if report_path is None:
         return {"verdict": "unknown", "report": None}
     report = _read_json(Path(report_path), "gate report")
+    if isinstance(report.get("gate"), dict):
+        report = report["gate"]
     verdict: Any = report.get("passed")
     if isinstance(verdict, bool):
         verdict = "passed" if verdict else "failed"

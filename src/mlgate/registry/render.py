@@ -21,8 +21,8 @@ def _metric(value: dict[str, Any] | None) -> str:
 
 def _primary_metric(entry: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """The metric the entry's params name as primary, else its first metric."""
-    names = [name for name in entry["metrics"] if name != "n_test"]
-    primary = (entry["params"].get("evaluate") or {}).get("primary")
+    names: list[str] = [name for name in entry["metrics"] if name != "n_test"]
+    primary = str((entry["params"].get("evaluate") or {}).get("primary") or "")
     name = primary if primary in names else (names[0] if names else "")
     return name, entry["metrics"].get(name)
 

@@ -1,0 +1,1 @@
+"""The pull-request report and the quality gate behind `mlgate report` and `mlgate gate`."""

@@ -71,7 +71,10 @@ def resolve_rev(root: Path, rev: str) -> str:
     """The commit sha a revision names; GitError when it names none."""
     sha = git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False).strip()
     if not sha:
-        raise GitError(f"--base {rev!r} is not a revision of this repository (fetch it first, e.g. `git fetch origin {rev}`)")
+        raise GitError(
+            f"--base {rev!r} is not a revision of this repository "
+            f"(fetch it first, e.g. `git fetch origin {rev}`)"
+        )
     return sha
 
 
@@ -81,7 +84,7 @@ def git_file(root: Path, sha: str, path: str) -> bytes | None:
     return result.stdout if result.returncode == 0 else None
 
 
-def _load(reader: Reader, outputs: Outputs) -> Outputs:
+def load_outputs(reader: Reader, outputs: Outputs) -> Outputs:
     """Fill `outputs` from a reader of repository-relative paths."""
     import pandas as pd
 
@@ -109,7 +112,7 @@ def workspace_outputs(root: Path) -> Outputs:
     params_file = root / PARAMS
     params = yaml.safe_load(params_file.read_text(encoding="utf-8")) if params_file.is_file() else {}
     outputs = Outputs("workspace", params=params or {}, mlgate_version=__version__)
-    return _load(_file_reader(root), outputs)
+    return load_outputs(_file_reader(root), outputs)
 
 
 def _locked_outs(lock: dict[str, Any]) -> dict[str, str]:
@@ -121,7 +124,7 @@ def _locked_outs(lock: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def stale_reason(root: Path, sha: str, lock: dict[str, Any], params: dict[str, Any]) -> str | None:
+def lock_staleness(root: Path, sha: str, lock: dict[str, Any], params: dict[str, Any]) -> str | None:
     """Why a revision's dvc.lock does not match its params and git-tracked deps; None when it does."""
     tracked = set(git(root, "ls-tree", "-r", "--name-only", sha).splitlines())
     for name, stage in (lock.get("stages") or {}).items():
@@ -149,12 +152,16 @@ def _dvc_reader(root: Path, sha: str) -> Reader:
     try:
         import dvc.api
     except ImportError:
-        raise MissingDependencyError("reading the base revision needs DVC: pip install 'mlgate[pipeline]'") from None
+        raise MissingDependencyError(
+            "reading the base revision needs DVC: pip install 'mlgate[pipeline]'"
+        ) from None
 
     def read(path: str) -> bytes | None:
         try:
             data: bytes = dvc.api.read(path, repo=str(root), rev=sha, mode="rb")
-        except Exception:  # DVC signals a missing object in many ways (PathMissingError, DataIndexDirError, OSError)
+        except (
+            Exception
+        ):  # DVC signals a missing object in many ways (PathMissingError, DataIndexDirError, OSError)
             return None
         return data
 
@@ -162,7 +169,8 @@ def _dvc_reader(root: Path, sha: str) -> Reader:
 
 
 def _in_local_cache(root: Path, md5s: list[str]) -> bool:
-    cache = root / ".dvc" / "cache" / "files" / "md5"
+    """Whether every object is in the checkout's DVC cache (wherever `cache.dir` puts it)."""
+    cache = Path(_cache_dir(root)) / "files" / "md5"
     return all((cache / md5[:2] / md5[2:]).exists() for md5 in md5s if md5)
 
 
@@ -176,10 +184,16 @@ def base_outputs(root: Path, rev: str, reproduce: bool = True) -> Outputs:
         return Outputs("none", params=params, revision=sha)
     lock = (yaml.safe_load(lock_raw) or {}) if lock_raw else {}
     outs = _locked_outs(lock)
-    reason = "no dvc.lock" if METRICS not in outs else stale_reason(root, sha, lock, params)
+    reason = (
+        f"its dvc.lock records no {METRICS}"
+        if METRICS not in outs
+        else lock_staleness(root, sha, lock, params)
+    )
     if reason is None:
         source = "dvc-cache" if _in_local_cache(root, list(outs.values())) else "dvc-remote"
-        found = _try_dvc(root, sha, Outputs(source, params=params, mlgate_version=version, revision=sha), outs)
+        found = _try_dvc(
+            root, sha, Outputs(source, params=params, mlgate_version=version, revision=sha), outs
+        )
         if found is not None:
             return found
         reason = "its outputs are in neither the DVC cache nor a remote"
@@ -192,7 +206,7 @@ def base_outputs(root: Path, rev: str, reproduce: bool = True) -> Outputs:
 
 def _try_dvc(root: Path, sha: str, outputs: Outputs, outs: dict[str, str]) -> Outputs | None:
     """Read through dvc.api; None when a locked output is in neither the cache nor a remote."""
-    loaded = _load(_dvc_reader(root, sha), outputs)
+    loaded = load_outputs(_dvc_reader(root, sha), outputs)
     fields = {METRICS: loaded.metrics, DATA: loaded.data, PREDICTIONS: loaded.predictions, CARD: loaded.card}
     missing = [path for path, value in fields.items() if path in outs and value is None]
     return None if missing else loaded
@@ -216,7 +230,7 @@ def reproduce_in_worktree(root: Path, sha: str) -> Outputs:
             bindir = Path(sys.executable).parent
             for command in ([str(bindir / "mlgate"), "validate"], [str(bindir / "dvc"), "repro", "--quiet"]):
                 _run_in(tree, command)
-            return _load(_file_reader(tree), Outputs("worktree", mlgate_version=__version__))
+            return load_outputs(_file_reader(tree), Outputs("worktree", mlgate_version=__version__))
         finally:
             git(root, "worktree", "remove", "--force", str(tree), check=False)
             git(root, "worktree", "prune", check=False)
@@ -237,4 +251,6 @@ def lock_drift(root: Path) -> list[str]:
         return []
     committed = (yaml.safe_load(committed_raw) or {}).get("stages", {}) if committed_raw else {}
     reproduced = (yaml.safe_load(current.read_text(encoding="utf-8")) or {}).get("stages", {})
-    return sorted(name for name in set(committed) | set(reproduced) if committed.get(name) != reproduced.get(name))
+    return sorted(
+        name for name in set(committed) | set(reproduced) if committed.get(name) != reproduced.get(name)
+    )

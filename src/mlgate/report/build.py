@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,6 @@ from mlgate.errors import ConfigError
 from mlgate.report import base as sides
 from mlgate.report.charts import chart_data
 from mlgate.report.compare import (
-    PAIRED,
     bootstrap_settings,
     data_changes,
     delta_intervals,
@@ -26,14 +26,24 @@ from mlgate.report.gate import check_gates
 MARKER = "<!-- mlgate-report -->"
 FORMAT = "mlgate-report/1"
 DIGITS = 6  # JSON keeps 6 decimals: enough for any metric, no float noise
+LONG_DECIMAL = re.compile(r"^[-+]?\d+\.\d{7,}(e[-+]?\d+)?$")
 
 
-def _statistics(base: sides.Outputs, head: sides.Outputs, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _statistics(
+    base: sides.Outputs, head: sides.Outputs, params: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Δ's CIs per metric and how they were estimated."""
     boot = bootstrap_settings(params)
     method, aligned = pairing(base, head)
-    stats = {"method": None, "samples": boot.samples, "confidence": boot.confidence, "seed": boot.seed}
-    base_predictions = predictions_of(sides.Outputs(base.source, predictions=aligned, card=base.card, data=base.data))
+    stats: dict[str, Any] = {
+        "method": None,
+        "samples": boot.samples,
+        "confidence": boot.confidence,
+        "seed": boot.seed,
+    }
+    base_predictions = predictions_of(
+        sides.Outputs(base.source, predictions=aligned, card=base.card, data=base.data)
+    )
     head_predictions = predictions_of(head)
     if not base.has_metrics or base_predictions is None or head_predictions is None or boot.samples == 0:
         return stats, {}
@@ -47,21 +57,38 @@ def _base_summary(rev: str, base: sides.Outputs) -> dict[str, Any]:
         "dvc-cache": "read from the DVC cache",
         "dvc-remote": "read from the DVC remote",
         "worktree": f"reproduced in a temporary git worktree with mlgate {base.mlgate_version} "
-                    f"(shared DVC cache; {base.stale_reason})",
+        f"(shared DVC cache; {base.stale_reason})",
         "none": f"no baseline on {rev}" + (f" ({base.stale_reason})" if base.stale_reason else ""),
     }[base.source]
-    return {"rev": rev, "sha": base.revision, "available": base.has_metrics, "source": base.source,
-            "mlgate_version": base.mlgate_version, "how": how}
+    return {
+        "rev": rev,
+        "sha": base.revision,
+        "available": base.has_metrics,
+        "source": base.source,
+        "mlgate_version": base.mlgate_version,
+        "has_params": bool(base.params),
+        "how": how,
+    }
 
 
-def _headline(rev: str, primary: str, rows: list[dict[str, Any]], gate: dict[str, Any], stats: dict[str, Any]) -> dict[str, Any]:
+def _headline(
+    rev: str, primary: str, rows: list[dict[str, Any]], gate: dict[str, Any], stats: dict[str, Any]
+) -> dict[str, Any]:
     row = next((r for r in rows if r["metric"] == primary), None) or {}
     if row.get("base") is None:
         line = f"No baseline on {rev}: absolute values only; only min/max gates apply."
     else:
         line = _verdict_line(primary, row, stats)
-    return {"passed": gate["passed"], "reason": gate["reason"], "metric": primary, "base": row.get("base"),
-            "pr": row.get("pr"), "delta": row.get("delta"), "delta_pct": row.get("delta_pct"), "verdict": line}
+    return {
+        "passed": gate["passed"],
+        "reason": gate["reason"],
+        "metric": primary,
+        "base": row.get("base"),
+        "pr": row.get("pr"),
+        "delta": row.get("delta"),
+        "delta_pct": row.get("delta_pct"),
+        "verdict": line,
+    }
 
 
 def _verdict_line(primary: str, row: dict[str, Any], stats: dict[str, Any]) -> str:
@@ -89,32 +116,52 @@ def _reproduce(rev: str) -> list[str]:
 def _lock_note(drift: list[str]) -> str | None:
     if not drift:
         return None
-    return (f"The committed dvc.lock differs from the one just reproduced (stages: {', '.join(drift)}); "
-            "commit the reproduced dvc.lock so its outputs can be cached for the next pull request.")
+    return (
+        f"The committed dvc.lock differs from the one just reproduced (stages: {', '.join(drift)}); "
+        "commit the reproduced dvc.lock so its outputs can be cached for the next pull request."
+    )
 
 
 def build_report(root: Path, rev: str, params: dict[str, Any], reproduce: bool = True) -> dict[str, Any]:
     """Compare the workspace with the base revision; return the whole report as plain data."""
     head = sides.workspace_outputs(root)
     if not head.has_metrics:
-        raise ConfigError(f"{sides.METRICS} is missing in the workspace: run `mlgate validate && dvc repro` first")
+        raise ConfigError(
+            f"{sides.METRICS} is missing in the workspace: run `mlgate validate && dvc repro` first"
+        )
     base = sides.base_outputs(root, rev, reproduce=reproduce)
+    return assemble_report(rev, base, head, params, sides.lock_drift(root))
+
+
+def assemble_report(
+    rev: str, base: sides.Outputs, head: sides.Outputs, params: dict[str, Any], drift: list[str]
+) -> dict[str, Any]:
+    """Everything after the reads: statistics, gates, diffs and chart data, with no float noise."""
     from mlgate.metrics import primary_metric
 
     primary = primary_metric(params)
     stats, intervals = _statistics(base, head, params)
     rows = metric_rows(base, head, intervals)
-    gate = check_gates(params.get("gates") or {}, rows, (head.metrics or {}).get("slices") or {}, primary, rev)
+    gate = check_gates(
+        params.get("gates") or {}, rows, (head.metrics or {}).get("slices") or {}, primary, rev
+    )
+    changes = params_changes(base.params, head.params) if base.params else []
     report = {
-        "format": FORMAT, "mlgate_version": __version__, "task": params["model"]["task"], "primary": primary,
-        "base": _base_summary(rev, base), "headline": _headline(rev, primary, rows, gate, stats), "gate": gate,
-        "statistics": stats, "metrics": rows,
-        "params": params_changes(base.params, head.params) if base.params else [],
-        "gates_changed": any(c["key"].startswith("gates.") for c in params_changes(base.params, head.params)),
+        "format": FORMAT,
+        "mlgate_version": __version__,
+        "task": params["model"]["task"],
+        "primary": primary,
+        "base": _base_summary(rev, base),
+        "headline": _headline(rev, primary, rows, gate, stats),
+        "gate": gate,
+        "statistics": stats,
+        "metrics": rows,
+        "params": changes,
+        "gates_changed": any(c["key"].startswith("gates.") for c in changes),
         "data": data_changes(base.data, head.data),
         "slices": slice_changes(base.metrics, head.metrics, primary),
         "charts": chart_data(base, head),
-        "lock_note": _lock_note(sides.lock_drift(root)),
+        "lock_note": _lock_note(drift),
         "reproduce": _reproduce(rev),
         "metrics_json": {"base": base.metrics, "pr": head.metrics},
     }
@@ -126,7 +173,14 @@ def tidy(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, DIGITS)
     if isinstance(value, dict):
-        return {key: tidy(item) for key, item in value.items()}
+        return {_tidy_key(key): tidy(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [tidy(item) for item in value]
     return value
+
+
+def _tidy_key(key: Any) -> Any:
+    """A slice group named by a long decimal (a numeric column's value) gets 4 significant digits."""
+    if isinstance(key, str) and LONG_DECIMAL.match(key):
+        return f"{float(key):.4g}"
+    return key

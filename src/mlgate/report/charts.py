@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from mlgate.report.base import Outputs
+from mlgate.report.compare import class_indices
 
 GRID = np.round(np.linspace(0.0, 1.0, 11), 1)
 TOP_FEATURES = 10
@@ -35,7 +36,10 @@ def precision_on_grid(points: list[dict[str, float]] | None) -> list[float] | No
 def curves(base: Outputs, head: Outputs) -> dict[str, Any]:
     """ROC and precision-recall curves of both sides, resampled to the same grid."""
     result: dict[str, Any] = {}
-    for name, plot, on_grid in (("roc", "roc", roc_on_grid), ("precision_recall", "precision_recall", precision_on_grid)):
+    for name, plot, on_grid in (
+        ("roc", "roc", roc_on_grid),
+        ("precision_recall", "precision_recall", precision_on_grid),
+    ):
         series = {"base": on_grid(base.plots.get(plot)), "pr": on_grid(head.plots.get(plot))}
         if series["pr"] is not None or series["base"] is not None:
             result[name] = {"grid": GRID.tolist(), **series}
@@ -47,13 +51,10 @@ def confusion(outputs: Outputs, labels: list[str]) -> list[list[int]] | None:
     frame = outputs.predictions
     if frame is None:
         return None
-    index = {label: i for i, label in enumerate(labels)}
-    counts = np.zeros((len(labels), len(labels)), dtype=int)
-    actual = frame["target"].astype(str).map(index)
-    predicted = frame["prediction"].astype(str).map(index)
-    keep = actual.notna() & predicted.notna()
-    np.add.at(counts, (actual[keep].astype(int).to_numpy(), predicted[keep].astype(int).to_numpy()), 1)
-    return counts.tolist()
+    actual, predicted = class_indices(frame["target"], labels), class_indices(frame["prediction"], labels)
+    keep = (actual >= 0) & (predicted >= 0)
+    cells = np.bincount(actual[keep] * len(labels) + predicted[keep], minlength=len(labels) ** 2)
+    return cells.reshape(len(labels), len(labels)).tolist()
 
 
 def confusion_pair(base: Outputs, head: Outputs) -> dict[str, Any] | None:
@@ -76,7 +77,11 @@ def importances(base: Outputs, head: Outputs) -> dict[str, Any] | None:
     if not lead:
         return None
     top = sorted(lead, key=lambda f: -lead[f])[:TOP_FEATURES]
-    return {"features": top, "base": [b.get(f) for f in top] if b else None, "pr": [h.get(f) for f in top] if h else None}
+    return {
+        "features": top,
+        "base": [b.get(f) for f in top] if b else None,
+        "pr": [h.get(f) for f in top] if h else None,
+    }
 
 
 def binned_means(base: Outputs, head: Outputs) -> dict[str, Any] | None:
@@ -88,8 +93,10 @@ def binned_means(base: Outputs, head: Outputs) -> dict[str, Any] | None:
     result: dict[str, Any] = {"actual": _bin_mean(actual, actual, edges)}
     for side, outputs in (("base", base), ("pr", head)):
         frame = outputs.predictions
-        result[side] = None if frame is None else _bin_mean(
-            frame["target"].to_numpy(float), frame["prediction"].to_numpy(float), edges
+        result[side] = (
+            None
+            if frame is None
+            else _bin_mean(frame["target"].to_numpy(float), frame["prediction"].to_numpy(float), edges)
         )
     return result
 
@@ -112,8 +119,11 @@ def _task(head: Outputs, base: Outputs) -> str | None:
 def chart_data(base: Outputs, head: Outputs) -> dict[str, Any]:
     """Everything the report draws, as plain data."""
     charts: dict[str, Any] = curves(base, head)
-    for name, value in (("confusion", confusion_pair(base, head)), ("importance", importances(base, head)),
-                        ("predicted_vs_actual", binned_means(base, head))):
+    for name, value in (
+        ("confusion", confusion_pair(base, head)),
+        ("importance", importances(base, head)),
+        ("predicted_vs_actual", binned_means(base, head)),
+    ):
         if value is not None:
             charts[name] = value
     return charts

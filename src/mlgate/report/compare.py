@@ -12,11 +12,21 @@ from typing import Any
 
 import numpy as np
 
-from mlgate.metrics import HIGHER_IS_BETTER, SCORERS, Predictions, percentile_interval, resample_weights, score
+from mlgate.errors import DataValidationError
+from mlgate.metrics import (
+    HIGHER_IS_BETTER,
+    NEEDS_PROBA,
+    SCORERS,
+    Predictions,
+    percentile_interval,
+    resample_weights,
+    score,
+)
 from mlgate.report.base import Outputs
 
 PAIRED, UNPAIRED = "paired", "unpaired"
 NOT_METRICS = {"n_test", "slices"}
+SUBSAMPLE_ROWS = 5_000  # above this many test rows, Δ's CI uses an m-out-of-n bootstrap (delta_intervals)
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,11 @@ class Bootstrap:
 def bootstrap_settings(params: dict[str, Any]) -> Bootstrap:
     """The PR's evaluate.bootstrap settings, with the schema's defaults."""
     settings = (params.get("evaluate") or {}).get("bootstrap") or {}
-    return Bootstrap(int(settings.get("samples", 1000)), float(settings.get("confidence", 0.95)), int(settings.get("seed", 0)))
+    return Bootstrap(
+        int(settings.get("samples", 1000)),
+        float(settings.get("confidence", 0.95)),
+        int(settings.get("seed", 0)),
+    )
 
 
 def metric_values(metrics: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -39,16 +53,30 @@ def metric_values(metrics: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in (metrics or {}).items() if k not in NOT_METRICS and isinstance(v, dict)}
 
 
+def class_indices(values: Any, classes: list[Any]) -> np.ndarray:
+    """Each value's position in `classes`, compared as text; -1 for a value not among them."""
+    labels, inverse = np.unique(np.asarray(values), return_inverse=True)
+    position = {str(label): i for i, label in enumerate(classes)}
+    return np.array([position.get(str(label), -1) for label in labels], dtype=int)[inverse.ravel()]
+
+
 def predictions_of(outputs: Outputs) -> Predictions | None:
     """The arrays the metrics read, from a side's predictions file and model card."""
     frame, card = outputs.predictions, outputs.card or {}
     if frame is None:
         return None
-    from mlgate.stages.evaluate import predictions_from_frame
-
     task = card.get("task") or (outputs.data or {}).get("task") or "classification"
-    classes = card.get("classes") or [c.removeprefix("proba_") for c in frame.columns if c.startswith("proba_")]
-    return predictions_from_frame(frame, task, classes)
+    if task == "regression":
+        return Predictions(task, frame["target"].to_numpy(float), frame["prediction"].to_numpy(float))
+    classes = card.get("classes") or [
+        c.removeprefix("proba_") for c in frame.columns if c.startswith("proba_")
+    ]
+    y_true, y_pred = class_indices(frame["target"], classes), class_indices(frame["prediction"], classes)
+    if (y_true < 0).any() or (y_pred < 0).any():
+        raise DataValidationError("the predictions file holds classes the model card does not list")
+    columns = [f"proba_{label}" for label in classes]
+    proba = frame[columns].to_numpy(float) if all(c in frame for c in columns) else None
+    return Predictions(task, y_true, y_pred, proba)
 
 
 def pairing(base: Outputs, head: Outputs) -> tuple[str, Any]:
@@ -63,41 +91,81 @@ def pairing(base: Outputs, head: Outputs) -> tuple[str, Any]:
     return PAIRED, b.set_index("row_id").loc[h["row_id"]].reset_index()
 
 
-def paired_delta_draws(names: list[str], base: Predictions, head: Predictions, boot: Bootstrap) -> dict[str, np.ndarray]:
-    """Δ = PR − base for each resample, both scored with the same weight matrix."""
+def _subsample(predictions: Predictions, rows: np.ndarray | None) -> tuple[Predictions, float]:
+    """The rows the resamples draw from, and the factor that rescales their spread to the full test set."""
+    if rows is None:
+        return predictions, 1.0
+    return predictions.take(rows), float(np.sqrt(len(rows) / predictions.rows))
+
+
+def subsample_rows(rows: int, seed: int) -> np.ndarray | None:
+    """A seeded subset of SUBSAMPLE_ROWS row indices for a larger test set; None means every row."""
+    if rows <= SUBSAMPLE_ROWS:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(rows, SUBSAMPLE_ROWS, replace=False))
+
+
+def _deviations(names: list[str], predictions: Predictions, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Each resample's metric minus the metric on the rows resampled from."""
+    centre, draws = score(names, predictions), score(names, predictions, weights)
+    return {name: draws[name] - centre[name][0] for name in names}
+
+
+def paired_deviations(
+    names: list[str], base: Predictions, head: Predictions, boot: Bootstrap
+) -> dict[str, np.ndarray]:
+    """Bootstrap deviations of Δ = PR − base, both sides scored with the same weight matrix."""
+    rows = subsample_rows(head.rows, boot.seed)
+    (base, scale), (head, _) = _subsample(base, rows), _subsample(head, rows)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for weights in resample_weights(head.rows, boot.samples, boot.seed):
-        head_scores, base_scores = score(names, head, weights), score(names, base, weights)
+        head_dev, base_dev = _deviations(names, head, weights), _deviations(names, base, weights)
         for name in names:
-            parts[name].append(head_scores[name] - base_scores[name])
+            parts[name].append((head_dev[name] - base_dev[name]) * scale)
     return {name: np.concatenate(chunks) for name, chunks in parts.items()}
 
 
-def _draws(names: list[str], predictions: Predictions, samples: int, seed: int) -> dict[str, np.ndarray]:
+def _side_deviations(
+    names: list[str], predictions: Predictions, samples: int, seed: int
+) -> dict[str, np.ndarray]:
+    predictions, scale = _subsample(predictions, subsample_rows(predictions.rows, seed))
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for weights in resample_weights(predictions.rows, samples, seed):
-        for name, values in score(names, predictions, weights).items():
-            parts[name].append(values)
+        for name, values in _deviations(names, predictions, weights).items():
+            parts[name].append(values * scale)
     return {name: np.concatenate(chunks) for name, chunks in parts.items()}
 
 
-def unpaired_delta_draws(names: list[str], base: Predictions, head: Predictions, boot: Bootstrap) -> dict[str, np.ndarray]:
-    """Δ = PR − base for each pair of independent resamples of the two test sets."""
-    head_draws = _draws(names, head, boot.samples, boot.seed)
-    base_draws = _draws(names, base, boot.samples, boot.seed + 1)
-    return {name: head_draws[name] - base_draws[name] for name in names}
+def unpaired_deviations(
+    names: list[str], base: Predictions, head: Predictions, boot: Bootstrap
+) -> dict[str, np.ndarray]:
+    """Bootstrap deviations of Δ from independent resamples of the two test sets."""
+    head_dev = _side_deviations(names, head, boot.samples, boot.seed)
+    base_dev = _side_deviations(names, base, boot.samples, boot.seed + 1)
+    return {name: head_dev[name] - base_dev[name] for name in names}
 
 
 def delta_intervals(
     names: list[str], base: Predictions, head: Predictions, method: str, boot: Bootstrap
 ) -> dict[str, tuple[float, float]]:
-    """The bootstrap CI of Δ for every metric both sides can compute."""
-    usable = [n for n in names if n in SCORERS and (n not in {"roc_auc", "log_loss"} or (base.proba is not None and head.proba is not None))]
+    """The percentile bootstrap CI of Δ = PR − base for every metric both sides can compute.
+
+    Up to SUBSAMPLE_ROWS test rows this is the plain percentile bootstrap. Above, resamples are drawn from
+    a seeded subset of SUBSAMPLE_ROWS rows and their spread is rescaled by sqrt(m / n) (an m-out-of-n
+    bootstrap), which keeps a 100,000-row report within its time budget.
+    """
+    both_proba = base.proba is not None and head.proba is not None
+    usable = [n for n in names if n in SCORERS and (n not in NEEDS_PROBA or both_proba)]
     if not usable or boot.samples == 0:
         return {}
-    draw = paired_delta_draws if method == PAIRED else unpaired_delta_draws
-    draws = draw(usable, base, head, boot)
-    return {name: percentile_interval(values, boot.confidence) for name, values in draws.items()}
+    deviations = (paired_deviations if method == PAIRED else unpaired_deviations)(usable, base, head, boot)
+    head_point, base_point = score(usable, head), score(usable, base)
+    intervals = {}
+    for name in usable:
+        delta = float(head_point[name][0] - base_point[name][0])
+        low, high = percentile_interval(deviations[name], boot.confidence)
+        intervals[name] = (delta + low, delta + high)
+    return intervals
 
 
 def verdict(name: str, delta: float, interval: tuple[float, float] | None) -> str:
@@ -113,7 +181,9 @@ def verdict(name: str, delta: float, interval: tuple[float, float] | None) -> st
     return "no significant change"
 
 
-def metric_rows(base: Outputs, head: Outputs, intervals: dict[str, tuple[float, float]]) -> list[dict[str, Any]]:
+def metric_rows(
+    base: Outputs, head: Outputs, intervals: dict[str, tuple[float, float]]
+) -> list[dict[str, Any]]:
     """One row per metric in either side: values, Δ absolute and relative, Δ's CI and the verdict."""
     base_metrics, head_metrics = metric_values(base.metrics), metric_values(head.metrics)
     rows = []
@@ -170,8 +240,13 @@ def data_changes(base: dict[str, Any] | None, head: dict[str, Any] | None) -> di
     changes: dict[str, Any] = {key: [b.get(key), h.get(key)] for key in ("rows", "train_rows", "test_rows")}
     for section in ("class_balance", "target_stats"):
         if section in b or section in h:
-            keys = [*(h.get(section) or {}), *(k for k in b.get(section) or {} if k not in (h.get(section) or {}))]
-            changes[section] = {k: [(b.get(section) or {}).get(k), (h.get(section) or {}).get(k)] for k in keys}
+            keys = [
+                *(h.get(section) or {}),
+                *(k for k in b.get(section) or {} if k not in (h.get(section) or {})),
+            ]
+            changes[section] = {
+                k: [(b.get(section) or {}).get(k), (h.get(section) or {}).get(k)] for k in keys
+            }
     changes["data_hash_changed"] = bool(b) and b.get("data_hash") != h.get("data_hash")
     changes["test_hash_changed"] = bool(b) and b.get("test_hash") != h.get("test_hash")
     return changes
@@ -184,10 +259,15 @@ def slice_changes(base: dict[str, Any] | None, head: dict[str, Any] | None, metr
     for column in [*h, *(c for c in b if c not in h)]:
         bg, hg = (b.get(column) or {}).get("groups", {}), (h.get(column) or {}).get("groups", {})
         groups = {
-            g: {"rows": [bg.get(g, {}).get("rows"), hg.get(g, {}).get("rows")],
-                "value": [bg.get(g, {}).get(metric), hg.get(g, {}).get(metric)]}
+            g: {
+                "rows": [bg.get(g, {}).get("rows"), hg.get(g, {}).get("rows")],
+                "value": [bg.get(g, {}).get(metric), hg.get(g, {}).get(metric)],
+            }
             for g in [*hg, *(g for g in bg if g not in hg)]
         }
-        gaps = [(b.get(column) or {}).get("max_gap", {}).get(metric), (h.get(column) or {}).get("max_gap", {}).get(metric)]
+        gaps = [
+            (b.get(column) or {}).get("max_gap", {}).get(metric),
+            (h.get(column) or {}).get("max_gap", {}).get(metric),
+        ]
         result[column] = {"metric": metric, "groups": groups, "max_gap": gaps}
     return result

@@ -8,9 +8,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlgate.metrics import HIGHER_IS_BETTER
+from mlgate.config import read_yaml
+from mlgate.metrics import HIGHER_IS_BETTER, METRICS_BY_TASK
 
 TOLERANCE = 1e-12  # ignore float noise when a value sits exactly on a threshold
+
+
+def check_gate_config(params: dict[str, Any], params_path: str) -> None:
+    """Gates a schema cannot judge: metrics the task has, slice columns that are configured."""
+    gates, task = params.get("gates") or {}, params["model"]["task"]
+    problems: list[tuple[tuple[str, ...], str]] = [
+        (("gates", "metrics", name), f"{name} is not a {task} metric ({', '.join(METRICS_BY_TASK[task])})")
+        for name in gates.get("metrics") or {}
+        if name not in METRICS_BY_TASK[task]
+    ]
+    gap = gates.get("slice_gap") or {}
+    if gap.get("metric") and gap["metric"] not in METRICS_BY_TASK[task]:
+        problems.append((("gates", "slice_gap", "metric"), f"{gap['metric']} is not a {task} metric"))
+    unknown = [c for c in gap.get("columns") or [] if c not in params["evaluate"]["slices"]]
+    if unknown:
+        problems.append((("gates", "slice_gap", "columns"), f"not in evaluate.slices: {', '.join(unknown)}"))
+    if problems:
+        document = read_yaml(params_path)
+        raise document.error(*problems[0])
 
 
 def _check(gate: str, status: str, message: str, threshold: Any = None, actual: Any = None) -> dict[str, Any]:
@@ -29,13 +49,21 @@ def _bounds(metric: str, rule: dict[str, Any], value: float) -> list[dict[str, A
     checks = []
     if "min" in rule:
         ok = value >= rule["min"] - TOLERANCE
-        text = f"{metric} {value:.4f} ≥ min {rule['min']:.4f}" if ok else \
-            f"{metric} {value:.4f} is below the minimum {rule['min']:.4f} (short by {rule['min'] - value:.4f})"
+        text = (
+            f"{metric} {value:.4f} ≥ min {rule['min']:.4f}"
+            if ok
+            else f"{metric} {value:.4f} is below the minimum {rule['min']:.4f} "
+            f"(short by {rule['min'] - value:.4f})"
+        )
         checks.append(_check(f"{metric}.min", "pass" if ok else "fail", text, rule["min"], value))
     if "max" in rule:
         ok = value <= rule["max"] + TOLERANCE
-        text = f"{metric} {value:.4f} ≤ max {rule['max']:.4f}" if ok else \
-            f"{metric} {value:.4f} is above the maximum {rule['max']:.4f} (over by {value - rule['max']:.4f})"
+        text = (
+            f"{metric} {value:.4f} ≤ max {rule['max']:.4f}"
+            if ok
+            else f"{metric} {value:.4f} is above the maximum {rule['max']:.4f} "
+            f"(over by {value - rule['max']:.4f})"
+        )
         checks.append(_check(f"{metric}.max", "pass" if ok else "fail", text, rule["max"], value))
     return checks
 
@@ -43,14 +71,22 @@ def _bounds(metric: str, rule: dict[str, Any], value: float) -> list[dict[str, A
 def _drop(metric: str, rule: dict[str, Any], row: dict[str, Any], base_rev: str) -> dict[str, Any]:
     gate = f"{metric}.max_drop"
     if row.get("base") is None:
-        return _check(gate, "skip", f"{metric}: no baseline on {base_rev}, max_drop not checked", rule["max_drop"])
+        return _check(
+            gate, "skip", f"{metric}: no baseline on {base_rev}, max_drop not checked", rule["max_drop"]
+        )
     base, pr = row["base"], row["pr"]
     drop = (base - pr) if HIGHER_IS_BETTER.get(metric, True) else (pr - base)
     allowed, shown = allowed_drop(rule["max_drop"], base)
     interval = row.get("delta_ci")
     ci = f"CI of Δ [{interval[0]:+.4f}, {interval[1]:+.4f}]" if interval else "no CI"
     if drop <= allowed + TOLERANCE:
-        return _check(gate, "pass", f"{metric} drop {max(drop, 0.0):.4f} within max_drop {shown}", rule["max_drop"], drop)
+        return _check(
+            gate,
+            "pass",
+            f"{metric} drop {max(drop, 0.0):.4f} within max_drop {shown}",
+            rule["max_drop"],
+            drop,
+        )
     significant = row.get("verdict") == "worse" or not interval
     if rule.get("require_significant") and not significant:
         text = f"{metric} dropped {drop:.4f} (> max_drop {shown}) but not significantly ({ci}); passes"
@@ -59,17 +95,27 @@ def _drop(metric: str, rule: dict[str, Any], row: dict[str, Any], base_rev: str)
     return _check(gate, "fail", text, rule["max_drop"], drop)
 
 
-def metric_checks(metric: str, rule: dict[str, Any], row: dict[str, Any] | None, base_rev: str) -> list[dict[str, Any]]:
+def metric_checks(
+    metric: str, rule: dict[str, Any], row: dict[str, Any] | None, base_rev: str
+) -> list[dict[str, Any]]:
     """Every configured gate of one metric."""
     if row is None or row.get("pr") is None:
-        return [_check(f"{metric}", "fail", f"{metric} is gated but the PR's reports/metrics.json has no value for it")]
+        return [
+            _check(
+                f"{metric}",
+                "fail",
+                f"{metric} is gated but the PR's reports/metrics.json has no value for it",
+            )
+        ]
     checks = _bounds(metric, rule, float(row["pr"]))
     if "max_drop" in rule:
         checks.append(_drop(metric, rule, row, base_rev))
     return checks
 
 
-def slice_gap_checks(rule: dict[str, Any] | None, slices: dict[str, Any], primary: str) -> list[dict[str, Any]]:
+def slice_gap_checks(
+    rule: dict[str, Any] | None, slices: dict[str, Any], primary: str
+) -> list[dict[str, Any]]:
     """The largest gap between groups of each slice column must stay under `max`."""
     if not rule:
         return []
@@ -80,16 +126,25 @@ def slice_gap_checks(rule: dict[str, Any] | None, slices: dict[str, Any], primar
         gap = ((slices.get(column) or {}).get("max_gap") or {}).get(metric)
         gate = f"slice_gap.{column}"
         if gap is None:
-            checks.append(_check(gate, "fail", f"slice {column!r} has no {metric} gap in reports/metrics.json", rule["max"]))
+            checks.append(
+                _check(
+                    gate, "fail", f"slice {column!r} has no {metric} gap in reports/metrics.json", rule["max"]
+                )
+            )
             continue
         ok = gap <= rule["max"] + TOLERANCE
         text = f"largest {metric} gap across {column} is {gap:.4f}" + (
-            f" ≤ max {rule['max']:.4f}" if ok else f", over the max {rule['max']:.4f} by {gap - rule['max']:.4f}")
+            f" ≤ max {rule['max']:.4f}"
+            if ok
+            else f", over the max {rule['max']:.4f} by {gap - rule['max']:.4f}"
+        )
         checks.append(_check(gate, "pass" if ok else "fail", text, rule["max"], gap))
     return checks
 
 
-def check_gates(gates: dict[str, Any], rows: list[dict[str, Any]], slices: dict[str, Any], primary: str, base_rev: str) -> dict[str, Any]:
+def check_gates(
+    gates: dict[str, Any], rows: list[dict[str, Any]], slices: dict[str, Any], primary: str, base_rev: str
+) -> dict[str, Any]:
     """Evaluate every gate; return the verdict, each check, and the reason in one line."""
     by_name = {row["metric"]: row for row in rows}
     checks = []
@@ -104,5 +159,6 @@ def check_gates(gates: dict[str, Any], rows: list[dict[str, Any]], slices: dict[
     else:
         passed = sum(c["status"] == "pass" for c in checks)
         reason = f"all {passed} gate check(s) passed" + (
-            f", {len(checks) - passed} skipped" if passed < len(checks) else "")
+            f", {len(checks) - passed} skipped" if passed < len(checks) else ""
+        )
     return {"passed": not failures, "reason": reason, "checks": checks}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ import pandas as pd
 
 from mlgate import __version__
 from mlgate.modelio import load_model
-from mlgate.serving.schema import RecordSchema
+from mlgate.serving import fastpath
+from mlgate.serving.schema import NUMBER_LIMIT, RecordSchema
 from mlgate.serving.settings import ServingSettings
 
 
@@ -34,50 +36,119 @@ def _predicts_argmax(estimator: Any) -> bool:
     return isinstance(estimator, ForestClassifier | DecisionTreeClassifier)
 
 
+def input_limits(preprocess: Any, features: list[dict[str, Any]]) -> dict[str, float]:
+    """Largest power of ten per numeric feature whose preprocessed value stays within NUMBER_LIMIT.
+
+    Found by probing the preprocessing with ±1, ±10, ... ±1e38 once at start-up, so the request check can
+    turn away values the estimator would fail on (e.g. 1e38 scaled by a tiny standard deviation).
+    """
+    numeric = [f["name"] for f in features if f["kind"] == "numeric"]
+    if preprocess is None or not numeric:
+        return {}
+    base = {
+        f["name"]: (0.0 if f["kind"] == "numeric" else (f.get("categories") or [""])[0]) for f in features
+    }
+    try:
+        names_out = [str(name) for name in preprocess.get_feature_names_out()]
+    except (AttributeError, ValueError):
+        names_out = []
+    limits = dict.fromkeys(numeric, 0.0)
+    open_names = set(numeric)
+    for exponent in range(39):
+        magnitude = 10.0**exponent
+        probe = pd.DataFrame([{**base, **dict.fromkeys(numeric, sign * magnitude)} for sign in (1.0, -1.0)])
+        try:
+            within = np.all(
+                np.abs(np.asarray(preprocess.transform(probe), dtype=np.float64)) <= NUMBER_LIMIT, axis=0
+            )
+        except (ValueError, TypeError, OverflowError):
+            break
+        for name in list(open_names):
+            fine = within[names_out.index(name)] if name in names_out else within.all()
+            if fine:
+                limits[name] = magnitude
+            else:
+                open_names.discard(name)
+    return {name: limit or 1.0 for name, limit in limits.items()}
+
+
+def probe_columns(features: list[dict[str, Any]], rows: int = 64) -> dict[str, np.ndarray]:
+    """Seeded, varied feature columns to prove the fast paths against scikit-learn."""
+    rng = np.random.default_rng(0)
+    columns: dict[str, np.ndarray] = {}
+    for feature in features:
+        if feature["kind"] == "numeric":
+            columns[feature["name"]] = rng.normal(size=rows) * 10.0 ** rng.uniform(-3, 3, size=rows)
+        else:
+            options = feature.get("categories") or [""]
+            columns[feature["name"]] = np.array(
+                [options[i % len(options)] for i in range(rows)], dtype=object
+            )
+    return columns
+
+
 class Predictor:
     """The model, its card and the request schema built from it."""
 
     def __init__(self, model: Any, card: dict[str, Any], settings: ServingSettings, base: Path) -> None:
         self.card = card
         self.settings = settings
-        self.schema = RecordSchema(card["features"], settings.max_batch_size)
         self.preprocess, self.estimator = _split_pipeline(model)
+        limits = input_limits(self.preprocess, card["features"])
+        self.schema = RecordSchema(card["features"], settings.max_batch_size, limits)
         self.classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
         self.argmax = _predicts_argmax(self.estimator)
         self.version = settings.model_version or f"sha256:{card['sha256'][:12]}"
         self.log_path = base / settings.log_predictions if settings.log_predictions else None
         metrics_file = base / settings.metrics_path
         self.metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
+        self.fast_paths = self._choose_paths()
+
+    def _slow_transform(self, columns: dict[str, np.ndarray]) -> Any:
+        frame = pd.DataFrame(columns, copy=False)
+        return frame if self.preprocess is None else self.preprocess.transform(frame)
+
+    def _choose_paths(self) -> dict[str, bool]:
+        """Use each fast path only when it reproduces scikit-learn exactly on probe data."""
+        probe = probe_columns(self.card["features"])
+        fast = fastpath.numeric_transform(self.preprocess, self.schema.numeric)
+        fast_transform = fastpath.proven(fast, self._slow_transform, probe, probe)
+        self.transform = fast if fast is not None and fast_transform else self._slow_transform
+        self.proba: Callable[[Any], Any] | None = getattr(self.estimator, "predict_proba", None)
+        fast_proba = False
+        if self.classes and self.proba is not None:
+            features = self._slow_transform(probe)
+            fast_forest = fastpath.forest_proba(self.estimator)
+            fast_proba = fastpath.proven(fast_forest, self.proba, features, features)
+            self.proba = fast_forest if fast_forest is not None and fast_proba else self.proba
+        return {"transform": fast_transform, "predict_proba": fast_proba}
 
     @classmethod
     def load(cls, settings: ServingSettings, base: Path) -> Predictor:
-        """Check the model file's sha256 and trusted types, then load it; raise ModelIntegrityError otherwise."""
+        """Check the model file's sha256 and trusted types, then load it (else ModelIntegrityError)."""
         model, card = load_model(
-            base / settings.model_path, base / settings.card_path, settings.trusted_types, settings.registry_sha256
+            base / settings.model_path,
+            base / settings.card_path,
+            settings.trusted_types,
+            settings.registry_sha256,
         )
         return cls(model, card, settings, base)
 
-    def frame(self, records: list[dict[str, Any]]) -> pd.DataFrame:
-        """Checked records as the DataFrame the model was trained on (one array per column, no copies)."""
-        return pd.DataFrame(self.schema.columns(records), copy=False)
-
     def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Predictions for checked records, one dict per record with its prediction id."""
-        features = self.frame(records)
-        if self.preprocess is not None:
-            features = self.preprocess.transform(features)
-        if not self.classes:
-            rows = [{"prediction": value} for value in self.estimator.predict(features).tolist()]
+        features = self.transform(self.schema.columns(records))
+        if self.classes and self.proba is not None:
+            rows = self._classify(features, self.proba)
         else:
-            rows = self._classify(features)
+            rows = [{"prediction": value} for value in self.estimator.predict(features).tolist()]
         for row in rows:
             row["prediction_id"] = uuid.uuid4().hex
         if self.log_path is not None:
             self.log(records, rows)
         return rows
 
-    def _classify(self, features: Any) -> list[dict[str, Any]]:
-        proba = self.estimator.predict_proba(features)
+    def _classify(self, features: Any, predict_proba: Callable[[Any], Any]) -> list[dict[str, Any]]:
+        proba = predict_proba(features)
         if self.argmax:
             labels = np.take(np.asarray(self.classes, dtype=object), np.argmax(proba, axis=1)).tolist()
         else:
@@ -94,8 +165,12 @@ class Predictor:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
         lines = []
         for record, row in zip(records, rows, strict=True):
-            entry = {"prediction_id": row["prediction_id"], "model_version": self.version, "timestamp": stamp,
-                     "output": {key: value for key, value in row.items() if key != "prediction_id"}}
+            entry = {
+                "prediction_id": row["prediction_id"],
+                "model_version": self.version,
+                "timestamp": stamp,
+                "output": {key: value for key, value in row.items() if key != "prediction_id"},
+            }
             if self.settings.log_inputs:
                 entry["input"] = record
             lines.append(json.dumps(entry, separators=(",", ":")) + "\n")
@@ -122,4 +197,5 @@ class Predictor:
             "max_batch_size": self.settings.max_batch_size,
             "metrics": self.metrics,
             "libraries": card.get("libraries", {}),
+            "fast_paths": self.fast_paths,
         }

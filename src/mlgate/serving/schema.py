@@ -13,6 +13,10 @@ from typing import Any
 import numpy as np
 
 NUMBER_TYPES = frozenset({int, float})
+# Many estimators (all of scikit-learn's trees) compute in float32 and fail on magnitudes near its maximum
+# (3.4e38). Inputs are bounded so that, after preprocessing, every value stays within this limit: such
+# requests then get a 400 instead of failing the whole merged batch.
+NUMBER_LIMIT = 1e38
 RECORDS_FIELD = "records"
 
 
@@ -34,6 +38,11 @@ def _kind(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
+def _described(value: Any) -> str:
+    """A bad value's JSON type and value, e.g. `string "12.5"`."""
+    return f"{_kind(value)} {_shown(value)}"
+
+
 def _as_float(value: int | float) -> float:
     """The value as a float, infinite when it is beyond float range."""
     try:
@@ -45,11 +54,16 @@ def _as_float(value: int | float) -> float:
 class RecordSchema:
     """Required, typed fields of one record: numbers for numeric features, enums for categorical ones."""
 
-    def __init__(self, features: list[dict[str, Any]], max_rows: int) -> None:
+    def __init__(
+        self, features: list[dict[str, Any]], max_rows: int, limits: dict[str, float] | None = None
+    ) -> None:
         self.features = features
+        self.limits = {f["name"]: NUMBER_LIMIT for f in features if f["kind"] == "numeric"} | (limits or {})
         self.names = [feature["name"] for feature in features]
         self.numeric = [f["name"] for f in features if f["kind"] == "numeric"]
-        self.categories = {f["name"]: frozenset(f.get("categories", ())) for f in features if f["kind"] != "numeric"}
+        self.categories = {
+            f["name"]: frozenset(f.get("categories", ())) for f in features if f["kind"] != "numeric"
+        }
         self.keys = frozenset(self.names)
         self.max_rows = max_rows
 
@@ -58,13 +72,32 @@ class RecordSchema:
         properties: dict[str, Any] = {}
         for feature in self.features:
             if feature["kind"] == "numeric":
-                properties[feature["name"]] = {"type": "number", "description": f"numeric feature ({feature['dtype']})"}
+                properties[feature["name"]] = {
+                    "type": "number",
+                    "minimum": -self.limits[feature["name"]],
+                    "maximum": self.limits[feature["name"]],
+                    "description": f"numeric feature ({feature['dtype']})",
+                }
             else:
                 options = sorted(self.categories[feature["name"]])
-                properties[feature["name"]] = {"type": "string", "enum": options, "description": "categorical feature"}
-        record = {"type": "object", "properties": properties, "required": self.names, "additionalProperties": False}
-        return {"type": "array", "items": record, "minItems": 1, "maxItems": self.max_rows,
-                "description": "the records to score, one object per row"}
+                properties[feature["name"]] = {
+                    "type": "string",
+                    "enum": options,
+                    "description": "categorical feature",
+                }
+        record = {
+            "type": "object",
+            "properties": properties,
+            "required": self.names,
+            "additionalProperties": False,
+        }
+        return {
+            "type": "array",
+            "items": record,
+            "minItems": 1,
+            "maxItems": self.max_rows,
+            "description": "the records to score, one object per row",
+        }
 
     def check(self, records: Any) -> list[dict[str, Any]]:
         """Return the records when they all fit the schema; raise RequestError naming the first bad field."""
@@ -73,7 +106,9 @@ class RecordSchema:
         if not records:
             raise RequestError(f"{RECORDS_FIELD}: empty batch; send at least one record")
         if len(records) > self.max_rows:
-            raise RequestError(f"{RECORDS_FIELD}: {len(records)} records is over the maximum of {self.max_rows} per request")
+            raise RequestError(
+                f"{RECORDS_FIELD}: {len(records)} records is over the maximum of {self.max_rows} per request"
+            )
         keys = self.keys
         for index, record in enumerate(records):
             if type(record) is not dict or record.keys() != keys:
@@ -97,20 +132,29 @@ class RecordSchema:
         values = [record[name] for record in records]
         if not set(map(type, values)) <= NUMBER_TYPES:
             index = next(i for i, v in enumerate(values) if type(v) not in NUMBER_TYPES)
-            raise RequestError(f"{RECORDS_FIELD}[{index}].{name}: expected a number, got {_kind(values[index])} {_shown(values[index])}")
+            raise RequestError(
+                f"{RECORDS_FIELD}[{index}].{name}: expected a number, got {_described(values[index])}"
+            )
         try:
-            finite = np.isfinite(np.asarray(values, dtype=np.float64))
+            column = np.asarray(values, dtype=np.float64)
         except OverflowError:  # an integer beyond float range
-            finite = np.isfinite(np.array([_as_float(value) for value in values]))
-        if not finite.all():
-            index = int(np.argmin(finite))
-            raise RequestError(f"{RECORDS_FIELD}[{index}].{name}: expected a finite number, got {_shown(values[index])}")
+            column = np.array([_as_float(value) for value in values])
+        limit = self.limits[name]
+        inside = np.abs(column) <= limit  # False for NaN too
+        if not inside.all():
+            index = int(np.argmin(inside))
+            raise RequestError(
+                f"{RECORDS_FIELD}[{index}].{name}: expected a finite number of magnitude at most {limit:g}, "
+                f"got {_shown(values[index])}"
+            )
 
     def _check_categories(self, records: list[dict[str, Any]], name: str, allowed: frozenset[str]) -> None:
         values = [record[name] for record in records]
         if set(map(type, values)) != {str}:
             index = next(i for i, v in enumerate(values) if type(v) is not str)
-            raise RequestError(f"{RECORDS_FIELD}[{index}].{name}: expected a string, got {_kind(values[index])} {_shown(values[index])}")
+            raise RequestError(
+                f"{RECORDS_FIELD}[{index}].{name}: expected a string, got {_described(values[index])}"
+            )
         if not allowed.issuperset(values):
             index = next(i for i, v in enumerate(values) if v not in allowed)
             raise RequestError(
@@ -121,6 +165,9 @@ class RecordSchema:
     def columns(self, records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         """Checked records as one array per feature, in the model's feature order."""
         return {
-            name: np.asarray([record[name] for record in records], dtype=np.float64 if name not in self.categories else object)
+            name: np.asarray(
+                [record[name] for record in records],
+                dtype=np.float64 if name not in self.categories else object,
+            )
             for name in self.names
         }

@@ -1,4 +1,4 @@
-"""The BentoML service. Imported with the bento's folder as working directory; loads and checks the model there.
+"""The BentoML service. Imported with the bento's folder as working directory; loads the model from there.
 
 A model that fails its sha256 or trusted-types check stops the import, so `bentoml serve` exits before it
 listens: the one log line says why.
@@ -15,6 +15,7 @@ from pydantic import PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from mlgate.errors import MlgateError
+from mlgate.serving.batcher import MicroBatcher
 from mlgate.serving.predictor import Predictor
 from mlgate.serving.schema import RequestError
 from mlgate.serving.settings import load_settings
@@ -48,24 +49,43 @@ Records = Annotated[
 ]
 
 
+class JsonOnly:
+    """ASGI middleware: answer 415 to a non-JSON body on the API routes before BentoML tries to parse it."""
+
+    def __init__(self, app: Any, paths: tuple[str, ...]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] in self.paths:
+            content_type = dict(scope["headers"]).get(b"content-type", b"application/json")
+            if content_type.split(b";")[0].strip().lower() != b"application/json":
+                from starlette.responses import JSONResponse
+
+                answer = JSONResponse({"error": "send the request body as application/json"}, status_code=415)
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 @bentoml.service(name=SETTINGS.name, workers=SETTINGS.workers, traffic={"timeout": SETTINGS.timeout})
 class Service:
     """Validated predictions from the model this bento carries."""
 
     def __init__(self) -> None:
         self.predictor = PREDICTOR
+        max_rows = SETTINGS.batch_max_rows if SETTINGS.batching else 0
+        self.batcher = MicroBatcher(self.predictor.predict, max_rows, SETTINGS.batch_window_ms)
 
-    @bentoml.api(
-        route="/predict",
-        batchable=SETTINGS.batching,
-        max_batch_size=SETTINGS.batch_max_rows,
-        max_latency_ms=SETTINGS.max_latency_ms,
-    )
-    def predict(self, records: Records) -> list[dict[str, Any]]:
-        """Score a batch of records; each answer has a prediction id, the prediction and class probabilities."""
-        return self.predictor.predict(records)
+    @bentoml.api(route="/predict")
+    async def predict(self, records: Records) -> list[dict[str, Any]]:
+        """Score a batch of records; each answer has a prediction id, the prediction and probabilities."""
+        return await self.batcher.submit(records)
 
     @bentoml.api(route="/metadata")
     def metadata(self) -> dict[str, Any]:
         """Model version, git commit, metrics, features and the request schema."""
         return self.predictor.metadata()
+
+
+Service.add_asgi_middleware(JsonOnly, paths=("/predict", "/metadata"))  # type: ignore[attr-defined]

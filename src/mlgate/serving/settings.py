@@ -1,4 +1,4 @@
-"""The service's settings: made from params.yaml `serve:` at build time, read from serving.json at start-up."""
+"""The service's settings: made from params.yaml `serve:` when building, read from serving.json at start."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class ServingSettings:
     max_batch_size: int = 1000
     batching: bool = True
     batch_max_rows: int = 4096
-    max_latency_ms: int = 10000
+    batch_window_ms: int = 0
     workers: int = 1
     timeout: int = 60
     log_predictions: str | None = None
@@ -46,7 +46,7 @@ class ServingSettings:
             max_batch_size=serve["max_batch_size"],
             batching=batching["enabled"],
             batch_max_rows=max(batching["max_rows"], serve["max_batch_size"]),
-            max_latency_ms=batching["max_latency_ms"],
+            batch_window_ms=batching["window_ms"],
             workers=serve["workers"],
             timeout=serve["timeout"],
             log_predictions=serve["log_predictions"],
@@ -67,7 +67,9 @@ def load_settings(path: str | Path | None = None) -> ServingSettings:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: serving settings not found; build the service with `mlgate build`") from None
+        raise ConfigError(
+            f"{path}: serving settings not found; build the service with `mlgate build`"
+        ) from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: unreadable serving settings: {exc}") from None
     data["trusted_types"] = tuple(data.get("trusted_types", ()))

@@ -37,7 +37,9 @@ def build_wheel(dest: Path) -> Path:
     info = f"mlgate-{version}.dist-info"
     files = _package_files()
     files[f"{info}/METADATA"] = (dist.read_text("METADATA") or "").encode()
-    files[f"{info}/WHEEL"] = f"Wheel-Version: 1.0\nGenerator: mlgate\nRoot-Is-Purelib: true\nTag: {WHEEL_TAG}\n".encode()
+    files[f"{info}/WHEEL"] = (
+        f"Wheel-Version: 1.0\nGenerator: mlgate\nRoot-Is-Purelib: true\nTag: {WHEEL_TAG}\n".encode()
+    )
     files[f"{info}/entry_points.txt"] = (dist.read_text("entry_points.txt") or "").encode()
     record = [_record_line(name, data) for name, data in files.items()] + [f"{info}/RECORD,,"]
     files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
@@ -45,7 +47,9 @@ def build_wheel(dest: Path) -> Path:
     path = dest / f"mlgate-{version}-{WHEEL_TAG}.whl"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
-            archive.writestr(zipfile.ZipInfo(name, date_time=ZIP_TIME), data, compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(
+                zipfile.ZipInfo(name, date_time=ZIP_TIME), data, compress_type=zipfile.ZIP_DEFLATED
+            )
     return path
 
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Deploy steps 1-4: reproduce from the run-cache, push the run-cache, take the next registry version,
+# build the bento. Everything the later steps need leaves through $GITHUB_OUTPUT.
+set -euo pipefail
+python="$(dirname "$(command -v mlgate)")/python"
+
+mlgate validate
+if [ -n "$(dvc remote default 2>/dev/null || true)" ]; then
+  # After a green pull request this is a run-cache hit: nothing is trained again.
+  dvc repro --pull
+  # Later pull requests then find every unchanged stage in the remote's run-cache.
+  dvc push --run-cache
+else
+  echo "::warning title=mlgate deploy::no DVC remote is configured: every stage runs here and nothing is pushed"
+  dvc repro
+fi
+
+version="$(mlgate registry next-version)"
+model_sha256="$("$python" -c 'import json; print(json.load(open("models/model.json"))["sha256"])')"
+mlgate build --model-version "$version" --registry-sha256 "$model_sha256" --json > "$RUNNER_TEMP/mlgate-bento.json"
+read_bento() { "$python" -c "import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$RUNNER_TEMP/mlgate-bento.json" "$1"; }
+
+image="$MLGATE_INPUT_IMAGE"
+if [ -z "$image" ]; then
+  image="$("$python" -c 'from mlgate.config import load_params; print(load_params("params.yaml")["serve"]["image"] or "")')"
+fi
+image="${image:-ghcr.io/$GITHUB_REPOSITORY}"
+pr="$MLGATE_INPUT_PR"
+if [ -z "$pr" ]; then
+  # "Merge pull request #12 from ..." (merge commit) or "Title (#12)" (squash merge).
+  subject="$(git log -1 --format=%s)"
+  if [[ "$subject" =~ ^Merge\ pull\ request\ \#([0-9]+) ]] || [[ "$subject" =~ \(\#([0-9]+)\)$ ]]; then
+    pr="${BASH_REMATCH[1]}"
+  fi
+fi
+{
+  echo "version=$version"
+  echo "image=${image,,}"
+  echo "sha-tag=$(git rev-parse HEAD | cut -c1-12)"
+  echo "bento-tag=$(read_bento tag)"
+  echo "bento-path=$(read_bento path)"
+  echo "pr=$pr"
+} | tee -a "$GITHUB_OUTPUT"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Deploy steps 8-9: record the version with its image digest, promote it, and push registry.yaml with
+# the refreshed dvc.lock. When the branch has moved and another deploy took the version, the change is
+# re-applied with the next free version and the same image (by digest) is tagged with it.
+set -euo pipefail
+source "$GITHUB_ACTION_PATH/registry_commit.sh"
+image_version="$MLGATE_VERSION"
+
+apply_change() {
+  version="$(mlgate registry next-version)"
+  if [ "$version" != "$image_version" ]; then
+    echo "::notice title=mlgate deploy::version $image_version was taken meanwhile; tagging the image as $version"
+    docker buildx imagetools create --tag "$MLGATE_IMAGE:$version" "$MLGATE_IMAGE@$MLGATE_DIGEST"
+    image_version="$version"
+  fi
+  local pr=()
+  if [ -n "$MLGATE_PR" ]; then pr=(--pr "$MLGATE_PR"); fi
+  mlgate registry record --version "$version" "${pr[@]}" --image "$MLGATE_IMAGE" --digest "$MLGATE_DIGEST" \
+    --bento-tag "$MLGATE_BENTO_TAG" --image-tag "$version" --image-tag "$MLGATE_SHA_TAG" --reason "merged to $MLGATE_BRANCH"
+  mlgate registry promote "$version" --to "$MLGATE_ALIAS" --reason "deployed from $MLGATE_BRANCH"
+  commit_message="mlgate: deploy version $version to $MLGATE_ALIAS [skip ci]"
+}
+
+push_registry_change
+echo "version=$version" >> "$GITHUB_OUTPUT"
+{
+  echo "### mlgate deploy"
+  echo ""
+  echo "Version **$version** of \`$MLGATE_IMAGE\` (\`$MLGATE_DIGEST\`) is recorded and holds **$MLGATE_ALIAS**."
+} >> "$GITHUB_STEP_SUMMARY"

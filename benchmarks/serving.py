@@ -1,0 +1,360 @@
+"""Serving benchmark: the mlgate bento vs a minimal FastAPI app vs in-process parse-and-predict.
+
+All three use the same model, the same request check (mlgate.serving.schema) and the same prediction code;
+the servers listen on 127.0.0.1 only. A small asyncio HTTP/1.1 keep-alive client sends a fixed body for a
+bounded time per case and records each request's latency. Results go to the "## Serving" section of
+docs/benchmarks.md.
+
+Usage (in a trained example repository, e.g. after `make demo`):
+    python benchmarks/serving.py --repo path/to/trained/repo --seconds 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = [(1, 1), (1, 16), (1, 64), (100, 1), (100, 8), (100, 16), (100, 64)]
+MAX_REQUESTS_PER_CASE = 200_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- the FastAPI baseline: same model, same check, one request at a time
+
+
+def fastapi_app(folder: Path) -> Any:
+    """A minimal FastAPI app over the staged bento folder, with mlgate's request check."""
+    from mlgate.serving.predictor import Predictor
+    from mlgate.serving.schema import RequestError
+    from mlgate.serving.settings import load_settings
+
+    predictor = Predictor.load(load_settings(folder / "serving.json"), folder)
+    app = FastAPI()
+
+    @app.post("/predict")
+    async def predict(request: Request) -> Any:
+        try:
+            records = predictor.schema.check(json.loads(await request.body()).get("records"))
+        except (RequestError, ValueError, AttributeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(predictor.predict(records))
+
+    @app.get("/readyz")
+    async def ready() -> str:
+        return "ok"
+
+    return app
+
+
+def run_fastapi(folder: Path, port: int) -> None:
+    import uvicorn
+
+    # One worker: `uvicorn --workers 2` loses TCP_NODELAY on keep-alive responses (about 40 ms each).
+    uvicorn.run(
+        fastapi_app(folder), host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False
+    )
+
+
+# --- load generator
+
+
+async def _connection(
+    port: int,
+    request: bytes,
+    stop_at: float,
+    latencies: list[float],
+    statuses: dict[int, int],
+    budget: list[int],
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < stop_at and budget[0] > 0:
+            budget[0] -= 1
+            start = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+            statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict[str, Any]:
+    """Send `body` to /predict from `concurrency` keep-alive connections for `seconds`; summarise."""
+    request = (
+        b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    budget = [MAX_REQUESTS_PER_CASE]
+
+    async def main() -> float:
+        start = time.perf_counter()
+        stop_at = start + seconds
+        await asyncio.gather(
+            *(_connection(port, request, stop_at, latencies, statuses, budget) for _ in range(concurrency))
+        )
+        return time.perf_counter() - start
+
+    elapsed = asyncio.run(main())
+    ok = statuses.get(200, 0)
+    return {
+        "requests": len(latencies),
+        "ok": ok,
+        "errors": {k: v for k, v in statuses.items() if k != 200},
+        "req_s": ok / elapsed,
+        "p50_ms": 1000 * float(np.percentile(latencies, 50)) if latencies else None,
+        "p99_ms": 1000 * float(np.percentile(latencies, 99)) if latencies else None,
+    }
+
+
+def in_process(folder: Path, body: bytes, seconds: float) -> dict[str, Any]:
+    """Parse, check and predict in this process, one request after another."""
+    from mlgate.serving.predictor import Predictor
+    from mlgate.serving.settings import load_settings
+
+    predictor = Predictor.load(load_settings(folder / "serving.json"), folder)
+    latencies = []
+    stop_at = time.perf_counter() + seconds
+    while time.perf_counter() < stop_at and len(latencies) < MAX_REQUESTS_PER_CASE:
+        start = time.perf_counter()
+        predictor.predict(predictor.schema.check(json.loads(body)["records"]))
+        latencies.append(time.perf_counter() - start)
+    total = sum(latencies)
+    return {
+        "requests": len(latencies),
+        "ok": len(latencies),
+        "errors": {},
+        "req_s": len(latencies) / total,
+        "p50_ms": 1000 * float(np.percentile(latencies, 50)),
+        "p99_ms": 1000 * float(np.percentile(latencies, 99)),
+    }
+
+
+# --- servers
+
+
+def start(args: list[str], cwd: Path, port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{args[0]} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.5)
+    stop(process)
+    raise SystemExit(f"{args} not ready after 120 s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def bodies(folder: Path, repo: Path) -> dict[int, bytes]:
+    """Request bodies of 1 and 100 real test rows."""
+    import pandas as pd
+
+    card = json.loads((folder / "models/model.json").read_text())
+    names = [feature["name"] for feature in card["features"]]
+    frame = pd.read_parquet(repo / "data/prepared/test.parquet")[names]
+    frame = frame.sample(100, replace=len(frame) < 100, random_state=0)
+    records = json.loads(json.dumps(frame.to_dict(orient="records"), default=lambda value: value.item()))
+    return {rows: json.dumps({"records": records[:rows]}).encode() for rows in (1, 100)}
+
+
+def measure_servers(
+    servers: dict[str, tuple[list[str], int]], cwd: Path, payloads: dict[int, bytes], seconds: float
+) -> dict[str, dict[tuple[int, int], dict[str, Any]]]:
+    """Start every server, then measure them case by case, back to back, so drifting load hits all alike."""
+    processes = []
+    results: dict[str, dict[tuple[int, int], dict[str, Any]]] = {name: {} for name in servers}
+    try:
+        for args, port in servers.values():
+            processes.append(start(args, cwd, port))
+        for rows, concurrency in CASES:
+            for name, (_, port) in servers.items():
+                load(port, payloads[rows], concurrency, min(1.0, seconds))  # warm-up (and batching optimiser)
+                result = results[name][(rows, concurrency)] = load(port, payloads[rows], concurrency, seconds)
+                print(f"{name:8} rows={rows:3} c={concurrency:2} {summary(result, rows)}", flush=True)
+    finally:
+        for process in processes:
+            stop(process)
+    return results
+
+
+def summary(result: dict[str, Any], rows: int) -> str:
+    errors = ", ".join(f"{count}×{status}" for status, count in result["errors"].items()) or "none"
+    return (
+        f"{result['req_s']:8.1f} req/s {result['req_s'] * rows:9.1f} rows/s p50 {result['p50_ms']:7.1f} ms "
+        f"p99 {result['p99_ms']:7.1f} ms errors {errors}"
+    )
+
+
+# --- report
+
+
+def table(results: dict[str, dict[tuple[int, int], dict[str, Any]]]) -> list[str]:
+    lines = [
+        "| server | rows/request | concurrency | req/s | rows/s | p50 ms | p99 ms | non-200 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, cases in results.items():
+        for (rows, concurrency), result in cases.items():
+            errors = ", ".join(f"{count}×{status}" for status, count in result["errors"].items()) or "0"
+            lines.append(
+                f"| {name} | {rows} | {concurrency} | {result['req_s']:.1f} | {result['req_s'] * rows:.0f} | "
+                f"{result['p50_ms']:.1f} | {result['p99_ms']:.1f} | {errors} |"
+            )
+    return lines
+
+
+def targets(results: dict[str, dict[tuple[int, int], dict[str, Any]]]) -> list[str]:
+    bento, fastapi, local = results["bento"], results["fastapi"], results["in-process"]
+
+    def ratio(a: dict[str, Any], b: dict[str, Any]) -> float:
+        return a["req_s"] / b["req_s"]
+
+    checks = [
+        ("1 row at c=16 vs FastAPI", ratio(bento[(1, 16)], fastapi[(1, 16)]), "≥ 1.5×", 1.5),
+        ("100 rows at c=8 vs FastAPI", ratio(bento[(100, 8)], fastapi[(100, 8)]), "≥ 1.2×", 1.2),
+        ("100 rows at c=8 vs in-process", ratio(bento[(100, 8)], local[(100, 1)]), "≥ 0.6×", 0.6),
+    ]
+    lines = ["| target | measured | goal | met |", "|---|---|---|---|"]
+    lines += [
+        f"| {label} | {value:.2f}× | {goal} | {'yes' if value >= bound else 'no'} |"
+        for label, value, goal, bound in checks
+    ]
+    p99 = max(bento[(1, 1)]["p99_ms"], bento[(100, 1)]["p99_ms"])
+    lines.append(f"| p99 at c=1 (1 and 100 rows) | {p99:.1f} ms | < 10 ms | {'yes' if p99 < 10 else 'no'} |")
+    turned_away = sum(result["errors"].get(503, 0) for (_, c), result in bento.items() if c == 64)
+    lines.append(f"| 503s at c=64 | {turned_away} | 0 | {'yes' if turned_away == 0 else 'no'} |")
+    return lines
+
+
+def write_section(path: Path, lines: list[str]) -> None:
+    """Replace (or append) the "## Serving" section of docs/benchmarks.md, leaving the others alone."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    section = "\n".join(lines).rstrip() + "\n"
+    pattern = re.compile(r"^## Serving\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
+
+
+def report(
+    results: dict[str, dict[tuple[int, int], dict[str, Any]]], seconds: float, workers: int
+) -> list[str]:
+    return [
+        "## Serving",
+        "",
+        f"Written by `benchmarks/serving.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+        f"the example model (RandomForest, 200 trees, 30 features), {os.cpu_count()} CPU cores shared "
+        f"with other work, client and servers on 127.0.0.1, {seconds:g} s per case after a warm-up. "
+        f"The bento runs {workers} worker(s) with adaptive batching; FastAPI + uvicorn runs one worker "
+        "(so keep-alive responses keep TCP_NODELAY) with the same request check and prediction code, "
+        "one request per model call. In-process is parse + check + predict in a loop, with no HTTP.",
+        "",
+        *table(results),
+        "",
+        *targets(results),
+        "",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repo", type=Path, default=Path.cwd(), help="a trained example repository")
+    parser.add_argument("--seconds", type=float, default=4.0, help="measuring time per case")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "docs/benchmarks.md", help="markdown file to update"
+    )
+    parser.add_argument("--workers", type=int, default=None, help="bento workers (default: serve.workers)")
+    parser.add_argument("--fastapi", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.fastapi:
+        run_fastapi(args.fastapi, args.port)
+        return
+    from mlgate.config import load_params
+    from mlgate.serving import bento
+
+    repo = args.repo.resolve()
+    params = load_params(repo / "params.yaml")
+    if args.workers:
+        params["serve"]["workers"] = args.workers
+    with tempfile.TemporaryDirectory(prefix="mlgate-bench-") as temp:
+        os.environ["BENTOML_HOME"] = str(Path(temp) / "bentoml")
+        os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+        folder = Path(temp) / "stage"
+        bento.stage(repo, params, folder, None, None)
+        built = bento.build(repo, params, None, None, lock_packages=False)
+        payloads = bodies(folder, repo)
+        first = {rows: in_process(folder, payloads[rows], args.seconds) for rows in (1, 100)}
+        bento_port, fastapi_port = free_port(), free_port()
+        host = ["--host", "127.0.0.1", "--port"]
+        servers = {
+            "bento": (
+                [bento.bentoml_executable(), "serve", built["tag"], *host, str(bento_port)],
+                bento_port,
+            ),
+            "fastapi": (
+                [sys.executable, __file__, "--fastapi", str(folder), "--port", str(fastapi_port)],
+                fastapi_port,
+            ),
+        }
+        results = measure_servers(servers, repo, payloads, args.seconds)
+        # In-process runs before and after the servers; the faster run counts, so that a busy moment on
+        # the shared machine does not flatter the servers' ratio to it.
+        results["in-process"] = {}
+        for rows in (1, 100):
+            again = in_process(folder, payloads[rows], args.seconds)
+            results["in-process"][(rows, 1)] = max(first[rows], again, key=lambda result: result["req_s"])
+            print(
+                f"in-proc  rows={rows:3} c= 1 {summary(results['in-process'][(rows, 1)], rows)}", flush=True
+            )
+    write_section(args.out, report(results, args.seconds, params["serve"]["workers"]))
+    print(f"wrote the Serving section of {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The whole mlgate story in a temporary sandbox with a bare "origin": init a repository, train and
+# deploy version 1, open a "pull request" with a params change and print the comment the bot would
+# post, "merge" it and deploy version 2, promote and roll back, then serve the production version.
+#
+# It runs the same mlgate commands the workflows run (actions/deploy, actions/promote), directly.
+# The container steps are stood in, and the output says so: there is no Docker engine here, so the
+# image digest is a hash of the bento folder, and the smoke test serves the bento with `bentoml serve`.
+set -euo pipefail
+export BENTOML_DO_NOT_TRACK=true ITERATIVE_DO_NOT_TRACK=1 DVC_NO_ANALYTICS=1
+
+mlgate_src="$(cd "$(dirname "$0")/.." && pwd)"
+python_bin="$(dirname "$(command -v mlgate)")/python"
+bentoml_bin="$(dirname "$(command -v mlgate)")/bentoml"
+sandbox="$(mktemp -d -t mlgate-story-XXXXXX)"
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$sandbox"
+}
+trap cleanup EXIT
+export HOME="$sandbox/home" BENTOML_HOME="$sandbox/bentoml" GIT_CONFIG_NOSYSTEM=1
+export GIT_CONFIG_GLOBAL="$sandbox/home/.gitconfig"
+mkdir -p "$HOME"
+git config --global user.name "Ada (demo)"
+git config --global user.email ada@example.invalid
+git config --global init.defaultBranch main
+git config --global advice.detachedHead false
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+standin() { printf '   \033[2m[stood in: %s]\033[0m\n' "$*"; }
+image="ghcr.io/acme/shop"
+
+deploy() {
+  # The steps of actions/deploy, in order; the container ones are stood in.
+  dvc repro --pull --quiet
+  dvc push --quiet --run-cache
+  local version sha bento digest
+  version="$(mlgate registry next-version)"
+  sha="$(git rev-parse HEAD)"
+  bento="$(mlgate build --model-version "$version" --no-lock-packages --json)"
+  tag="$("$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["tag"])' <<< "$bento")"
+  folder="$("$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["path"])' <<< "$bento")"
+  digest="sha256:$(cd "$folder" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)"
+  echo "   bento $tag"
+  standin "docker/build-push-action: context $folder -> $image:$version, $image:${sha:0:12}, digest ${digest:0:19}…"
+  standin "docker run + /readyz + /predict smoke test, and actions/attest-build-provenance"
+  mlgate registry record --version "$version" --image "$image" --digest "$digest" --bento-tag "$tag" \
+    --image-tag "$version" --image-tag "${sha:0:12}" ${1:+--pr "$1"} --reason "merged to main"
+  mlgate registry promote "$version" --to staging --reason "deployed from main"
+  bot_commit "mlgate: deploy version $version to staging [skip ci]" registry.yaml dvc.lock
+}
+
+bot_commit() {
+  local message="$1"
+  shift
+  git add "$@"
+  git -c user.name='github-actions[bot]' -c user.email='41898282+github-actions[bot]@users.noreply.github.com' \
+    commit --quiet -m "$message"
+  git push --quiet origin HEAD:main
+  echo "   pushed: $(git log -1 --format='%h %an: %s')"
+}
+
+move_alias() {
+  # The steps of actions/promote: re-tag the existing image by digest, then commit the registry.
+  local version digest
+  if [ "$1" = promote ]; then
+    mlgate registry promote "$2" --to production --reason "$3"
+  else
+    mlgate registry rollback --alias production --reason "$3"
+  fi
+  version="$(mlgate registry show production --json | "$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["version"])')"
+  digest="$(mlgate registry show production --json | "$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["image"]["digest"])')"
+  standin "docker buildx imagetools create --tag $image:production $image@${digest:0:19}… (version $version, no rebuild)"
+  bot_commit "mlgate: $1 production to version $version [skip ci]" registry.yaml
+}
+
+say "1. mlgate init in a fresh repository (with a bare origin and a local DVC remote)"
+git init --quiet --bare "$sandbox/origin.git"
+git init --quiet "$sandbox/shop"
+cd "$sandbox/shop"
+git remote add origin "$sandbox/origin.git"
+mlgate init --mlgate-repository acme/mlgate --mlgate-ref "$(git -C "$mlgate_src" rev-parse HEAD 2>/dev/null || echo 0000000000000000000000000000000000000000)"
+# A faster evaluation for the demo; the starter params keep their full settings otherwise.
+"$python_bin" - <<'PY'
+from pathlib import Path
+path = Path("params.yaml")
+text = path.read_text().replace("samples: 1000", "samples: 200").replace("repeats: 5", "repeats: 2")
+path.write_text(text)
+PY
+dvc remote add --quiet -d store "$sandbox/dvc-remote"
+
+say "2. Train on main and deploy version 1"
+mlgate validate
+dvc repro --quiet
+git add -A
+git commit --quiet -m "Adopt mlgate"
+git push --quiet -u origin main
+deploy ""
+mlgate registry promote 1 --to production --reason "first release"
+bot_commit "mlgate: promote version 1 to production [skip ci]" registry.yaml
+
+say "3. A pull request: shallower trees; the comment the bot would post"
+git checkout --quiet -b shallower-trees
+"$python_bin" - <<'PY'
+from pathlib import Path
+path = Path("params.yaml")
+path.write_text(path.read_text().replace("max_depth: 8", "max_depth: 3").replace("n_estimators: 200", "n_estimators: 60"))
+PY
+mlgate validate >/dev/null
+dvc repro --quiet
+git commit --quiet -am "Shallower trees"
+git push --quiet origin shallower-trees
+standin "cml comment update: the sticky pull-request comment below"
+mlgate report --base main --format md --max-chars 4000
+mlgate gate --base main && echo "   gate: passed" || echo "   gate: failed (the check would be red)"
+
+say "4. Merge it, and deploy version 2"
+git checkout --quiet main
+git pull --quiet origin main
+git merge --quiet --no-ff -m "Merge pull request #1 from acme/shallower-trees" shallower-trees
+git push --quiet origin main
+deploy 1
+mlgate registry list
+
+say "5. Promote version 2 to production, then roll back"
+move_alias promote 2 "passed staging checks"
+move_alias rollback - "latency regression"
+mlgate registry list
+
+say "6. Serve the production version (its bento, as the container would) and query it"
+production_bento="$(mlgate registry show production --json | "$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["bento"]["tag"])')"
+port="$("$python_bin" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+standin "docker run $image@<production digest>: bentoml serve $production_bento on 127.0.0.1:$port"
+"$bentoml_bin" serve "$production_bento" --host 127.0.0.1 --port "$port" > "$sandbox/serve.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 240); do
+  if curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; then break; fi
+  kill -0 "$server_pid" 2>/dev/null || { tail -n 30 "$sandbox/serve.log"; echo "the server stopped" >&2; exit 1; }
+  sleep 0.5
+done
+body="$(cd "$sandbox/shop" && "$python_bin" "$mlgate_src/actions/deploy/smoke_request.py")"
+echo "   POST /predict"
+curl -sf -X POST -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/predict"
+echo
+curl -sf -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$port/metadata" |
+  "$python_bin" -c 'import json, sys; m = json.load(sys.stdin); print("   served model version:", m.get("model_version", m.get("version")))'
+say "Done: the registry history is in git"
+git log --format='   %h %an: %s' -8

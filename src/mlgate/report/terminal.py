@@ -1,0 +1,105 @@
+"""The report rendered for a terminal with rich: the same content as the markdown, minus the charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from mlgate.report.markdown import interval, pct
+
+STATUS_STYLE = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "skip": "[dim]skip[/dim]"}
+VERDICT_STYLE = {"better": "green", "worse": "red"}
+
+
+def _num(value: Any, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:+.4f}" if signed else f"{value:.4f}"
+    return str(value)
+
+
+def print_gate(console: Console, report: dict[str, Any]) -> None:
+    """The gate verdict and each check, as `mlgate gate` prints it."""
+    gate = report["gate"]
+    status = "[green]✅ gates passed[/green]" if gate["passed"] else "[red]❌ gates failed[/red]"
+    console.print(f"{status}: {gate['reason']}")
+    for check in gate["checks"]:
+        console.print(
+            f"  {STATUS_STYLE[check['status']]}  {check['gate']}: {check['message']}", soft_wrap=True
+        )
+
+
+def _metrics_table(report: dict[str, Any]) -> Table:
+    level = f"{100 * report['statistics']['confidence']:.0f}%"
+    table = Table(title="Metrics", title_justify="left")
+    for name, justify in (
+        ("metric", "left"),
+        ("base", "right"),
+        ("PR", "right"),
+        ("Δ", "right"),
+        ("Δ %", "right"),
+        (f"{level} CI of Δ", "left"),
+        ("verdict", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in report["metrics"]:
+        verdict = row.get("verdict") or {"added": "added", "removed": "removed"}.get(row["status"], "—")
+        style = VERDICT_STYLE.get(verdict, "")
+        table.add_row(
+            row["metric"] + (" ↑" if row["higher_is_better"] else " ↓"),
+            _num(row["base"]),
+            _num(row["pr"]),
+            _num(row.get("delta"), True),
+            pct(row.get("delta_pct")),
+            interval(row.get("delta_ci")),
+            f"[{style}]{verdict}[/{style}]" if style else verdict,
+        )
+    return table
+
+
+def _pairs_table(title: str, rows: list[tuple[str, Any, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("", "left"), ("base", "right"), ("PR", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for label, base, pr in rows:
+        table.add_row(label, _num(base), _num(pr))
+    return table
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    """Headline, gate checks, metrics, params, data and slices."""
+    head, base = report["headline"], report["base"]
+    console.rule(f"mlgate report: {base['rev']} → workspace")
+    print_gate(console, report)
+    if head["base"] is None:
+        console.print(f"[bold]{head['metric']}[/bold]: {_num(head['pr'])} (no baseline on {base['rev']})")
+    else:
+        console.print(
+            f"[bold]{head['metric']}[/bold]: {_num(head['base'])} → {_num(head['pr'])} "
+            f"(Δ {_num(head['delta'], True)}, {pct(head['delta_pct'])})"
+        )
+    console.print(head["verdict"], soft_wrap=True)
+    console.print(f"[dim]base: {base['how']}[/dim]", soft_wrap=True)
+    if report["lock_note"]:
+        console.print(f"[yellow]{report['lock_note']}[/yellow]", soft_wrap=True)
+    console.print(_metrics_table(report))
+    changes = [(f"{c['key']} ({c['change']})", c["base"], c["pr"]) for c in report["params"]]
+    console.print(_pairs_table("Params changes", changes) if changes else "No params changed.")
+    data = report["data"]
+    rows = [(key, *data[key]) for key in ("rows", "train_rows", "test_rows")]
+    rows += [(f"class {k} share", *v) for k, v in (data.get("class_balance") or {}).items()]
+    rows += [(f"target {k}", *v) for k, v in (data.get("target_stats") or {}).items()]
+    console.print(_pairs_table("Data", rows))
+    for column, result in report["slices"].items():
+        rows = [(group, *values["value"]) for group, values in result["groups"].items()]
+        console.print(
+            _pairs_table(
+                f"Slices by {column} ({result['metric']}); largest gap "
+                f"{_num(result['max_gap'][0])} → {_num(result['max_gap'][1])}",
+                rows,
+            )
+        )
+    console.print("[dim]Plots render in the markdown report: mlgate report --out report.md[/dim]")

@@ -1,0 +1,112 @@
+"""Fast paths for the common model shapes, each proven bit-for-bit equal to scikit-learn's at start-up.
+
+scikit-learn's per-call overhead dominates small requests: a ColumnTransformer round trip through pandas
+costs milliseconds, and a forest's predict_proba dispatches every tree through joblib. For numeric
+imputer/scaler preprocessing and single-output forest classifiers the same arithmetic, in the same order,
+is done here directly on numpy arrays. Each fast path is used only when it reproduces scikit-learn's output
+exactly on probe data; otherwise the service falls back to scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Columns = dict[str, np.ndarray]
+
+
+def _numeric_steps(transformer: Any) -> list[Any] | None:
+    """The steps of one ColumnTransformer block, when each is one this module can replay."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    steps = (
+        []
+        if transformer == "passthrough"
+        else [s for _, s in transformer.steps]
+        if isinstance(transformer, Pipeline)
+        else [transformer]
+    )
+    for step in steps:
+        if isinstance(step, SimpleImputer):
+            # Requests never carry missing values, so a fitted imputer without an indicator passes values on.
+            if step.add_indicator or np.isnan(np.asarray(step.statistics_, dtype=np.float64)).any():
+                return None
+        elif not isinstance(step, StandardScaler):
+            return None
+    return steps
+
+
+def _replay(steps: list[Any], block: np.ndarray) -> np.ndarray:
+    from sklearn.preprocessing import StandardScaler
+
+    for step in steps:
+        if isinstance(step, StandardScaler):  # the same in-place operations StandardScaler.transform does
+            if step.with_mean:
+                block -= step.mean_
+            if step.with_std:
+                block /= step.scale_
+    return block
+
+
+def numeric_transform(preprocess: Any, numeric: list[str]) -> Callable[[Columns], np.ndarray] | None:
+    """A numpy replay of a numeric-only ColumnTransformer of imputers and scalers, or None."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    if not (isinstance(preprocess, Pipeline) and len(preprocess.steps) == 1):
+        return None
+    columns = preprocess.steps[0][1]
+    if not isinstance(columns, ColumnTransformer):
+        return None
+    blocks = []
+    for _, transformer, names in columns.transformers_:
+        if transformer == "drop":
+            continue
+        steps = _numeric_steps(transformer)
+        if steps is None or not set(names) <= set(numeric):
+            return None
+        blocks.append((list(names), steps))
+
+    def transform(data: Columns) -> np.ndarray:
+        parts = [_replay(steps, np.column_stack([data[name] for name in names])) for names, steps in blocks]
+        return np.hstack(parts)
+
+    return transform
+
+
+def forest_proba(estimator: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+    """predict_proba of a single-output forest classifier without joblib's per-tree dispatch, or None."""
+    from sklearn.ensemble._forest import ForestClassifier
+
+    if not isinstance(estimator, ForestClassifier) or estimator.n_outputs_ != 1:
+        return None
+    trees = [tree.tree_ for tree in estimator.estimators_]
+    n_classes = int(estimator.n_classes_)
+
+    def predict_proba(features: np.ndarray) -> np.ndarray:
+        inputs = np.ascontiguousarray(features, dtype=np.float32)
+        total = np.zeros((inputs.shape[0], n_classes), dtype=np.float64)
+        for tree in trees:  # the order and operations of DecisionTreeClassifier and ForestClassifier
+            proba = tree.predict(inputs)[:, :n_classes]
+            normalizer = proba.sum(axis=1)[:, np.newaxis]
+            normalizer[normalizer == 0.0] = 1.0
+            proba /= normalizer
+            total += proba
+        total /= len(trees)
+        return total
+
+    return predict_proba
+
+
+def proven(fast: Any, slow: Callable[[Any], Any], fast_input: Any, slow_input: Any) -> bool:
+    """True when the fast path gives exactly scikit-learn's output on the probe."""
+    if fast is None:
+        return False
+    try:
+        return bool(np.array_equal(np.asarray(fast(fast_input)), np.asarray(slow(slow_input))))
+    except (ValueError, TypeError, KeyError, IndexError):
+        return False

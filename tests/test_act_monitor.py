@@ -1,0 +1,214 @@
+"""The monitor loop under act: this repository's monitor.yml on a drifted batch, three runs.
+
+Run 1 opens exactly one alarm issue, run 2 updates it instead of opening another, run 3 (after
+`monitor.retrain: auto` is committed) pushes the retraining branch and asks for its pull request.
+GitHub is the local world of test_act_pr.py (bare repositories behind `url.insteadOf`, stand-ins for
+third-party actions); `gh` is the recording stand-in in tests/standins/gh/, which keeps issues in a
+state file between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import BIN, FAST_EVALUATE, ROOT, mlgate, repro, run
+from test_act_pr import ACT_FLAGS, ACT_TIMEOUT, STANDINS, act_env, commit_in, head, publish
+
+pytestmark = pytest.mark.slow
+
+RAW = "data/raw/breast_cancer.csv"
+BATCH = "data/production/batch.csv"
+STANDIN_FOR = {"actions/checkout": "checkout", "actions/setup-python": "setup-python"}
+PINNED_IN = [ROOT / ".github/workflows/mlgate-monitor.yml", ROOT / "actions/setup/action.yml"]
+
+
+@dataclass
+class Gh:
+    """The recorded `gh` calls of one act run."""
+
+    calls: list[Path]
+
+    def commands(self) -> list[list[str]]:
+        return [(c / "args").read_text().splitlines() for c in self.calls]
+
+    def named(self, *command: str) -> list[Path]:
+        return [
+            c for c in self.calls if (c / "args").read_text().splitlines()[: len(command)] == list(command)
+        ]
+
+
+def standin_mappings() -> list[str]:
+    import re
+
+    pinned = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
+    pins = {m.groups() for path in PINNED_IN for m in pinned.finditer(path.read_text())}
+    return [f"{name}@{sha}={STANDINS / STANDIN_FOR[name]}" for name, sha in sorted(pins)]
+
+
+def _drifted_batch(repo: Path) -> pd.DataFrame:
+    """The test split, labelled, with a 0.5σ shift in one feature and 30% of another missing."""
+    test = pd.read_parquet(repo / "data/prepared/test.parquet").drop(columns=["row_id"])
+    train = pd.read_parquet(repo / "data/prepared/train.parquet")
+    test["mean radius"] += 0.5 * train["mean radius"].std()
+    test.loc[test.sample(frac=0.3, random_state=0).index, "mean texture"] = np.nan
+    return test
+
+
+def _example_on_raw_csv(repo: Path, env: dict[str, str]) -> None:
+    """The example switched to a DVC-tracked CSV (as params.yaml will be), trained and pushed."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["evaluate"].update(FAST_EVALUATE)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert mlgate("materialise-data", cwd=repo).returncode == 0
+    params["data"]["source"] = RAW
+    params["monitor"] = {"current": BATCH}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
+    if RAW not in dvc["stages"]["data"]["deps"]:
+        dvc["stages"]["data"]["deps"].append(RAW)
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(dvc, sort_keys=False))
+    assert mlgate("validate", cwd=repo).returncode == 0
+    repro(repo)
+    (repo / BATCH).parent.mkdir(parents=True, exist_ok=True)
+    _drifted_batch(repo).to_csv(repo / BATCH, index=False)
+    run(BIN / "dvc", "push", "-q", cwd=repo, env=env)
+
+
+@dataclass
+class World:
+    root: Path
+    env: dict[str, str]
+    repo: Path
+    runs: int = 0
+
+    def act(self, inputs: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], Gh]:
+        """Dispatch monitor.yml once under act; return the run and its `gh` calls."""
+        self.runs += 1
+        record = self.root / f"record-{self.runs}"
+        event = self.root / f"event-{self.runs}.json"
+        repository = {"full_name": "acme/mlgate", "default_branch": "main"}
+        event.write_text(json.dumps({"inputs": inputs, "repository": repository}))
+        args = [
+            str(BIN / "act"),
+            "workflow_dispatch",
+            "-W",
+            ".github/workflows/monitor.yml",
+            "-e",
+            str(event),
+        ]
+        args += [*ACT_FLAGS, "--action-cache-path", str(self.root / "act-cache")]
+        args += ["--env", f"MLGATE_PYTHON={BIN / 'python'}", "--env", f"MLGATE_STANDIN_RECORD={record}"]
+        args += ["--env", f"MLGATE_STANDIN_GH_STATE={self.root / 'gh-state.json'}"]
+        for mapping in standin_mappings():
+            args += ["--local-repository", mapping]
+        args += ["-s", "GITHUB_TOKEN=standin-token"]
+        env = {**self.env, "PATH": f"{STANDINS / 'gh'}{os.pathsep}{self.env['PATH']}"}
+        result = subprocess.run(
+            args,
+            cwd=self.repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=ACT_TIMEOUT,
+        )
+        (self.root / f"act-{self.runs}.log").write_text(result.stdout + result.stderr)
+        calls = record / "gh"
+        found = sorted(calls.iterdir(), key=lambda p: int(p.name)) if calls.exists() else []
+        return result, Gh(found)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    root = tmp_path_factory.mktemp("act-monitor")
+    env = act_env(root)
+    repo = root / "work" / "mlgate"
+    files = run("git", "ls-files", "-co", "--exclude-standard", cwd=ROOT).stdout.split("\n")
+    for name in filter(None, files):
+        if (ROOT / name).is_file() and not name.startswith(("data/", "reports/", "models/")):
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    run("git", "init", "-q", "-b", "main", cwd=repo, env=env)
+    run(BIN / "dvc", "init", "-q", "-f", cwd=repo, env=env)
+    run(BIN / "dvc", "remote", "add", "-d", "store", root / "dvc-remote", cwd=repo, env=env)
+    _example_on_raw_csv(repo, env)
+    commit_in(repo, "mlgate with the example on a tracked CSV", env)
+    publish(repo, "acme/mlgate", root, env)
+    return World(root, env, repo)
+
+
+def _set_retrain_auto(world: World) -> None:
+    """Commit `monitor.retrain: auto` to params.yaml and push it, as a maintainer would."""
+    params = yaml.safe_load((world.repo / "params.yaml").read_text())
+    params["monitor"]["retrain"] = "auto"
+    (world.repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    commit_in(world.repo, "monitor: retrain automatically", world.env)
+    run("git", "push", "-q", "origin", "main", cwd=world.repo, env=world.env)
+
+
+@pytest.fixture(scope="module")
+def runs(world: World) -> list[tuple[subprocess.CompletedProcess[str], Gh]]:
+    """Two dispatches with params.yaml as it is, then one after `monitor.retrain: auto` is committed."""
+    done = [world.act({"current": "", "retrain": ""}) for _ in range(2)]
+    _set_retrain_auto(world)
+    return [*done, world.act({"current": "", "retrain": ""})]
+
+
+def _succeeded(result: subprocess.CompletedProcess[str]) -> str:
+    log = result.stdout + result.stderr
+    assert result.returncode == 0 and "🏁  Job succeeded" in log, log[-6000:]
+    return log
+
+
+def test_first_alarm_opens_exactly_one_issue(runs: list) -> None:
+    result, gh = runs[0]
+    log = _succeeded(result)
+    assert "alarm: mean radius: distribution drift" in log and "alarm: mean texture: missing rate" in log
+    (create,) = gh.named("issue", "create")
+    args = (create / "args").read_text().splitlines()
+    assert args[args.index("--label") + 1] == "mlgate-monitor" and "--repo" in args
+    body = (create / "body.md").read_text()
+    assert body.startswith("## 🚨 Monitor: alarm") and "xychart-beta" in body
+    assert gh.named("issue", "edit") == [] and gh.named("pr", "create") == []
+    assert "mlgate retrain" not in log or "Skipping" in log
+
+
+def test_second_alarm_updates_the_issue(runs: list) -> None:
+    result, gh = runs[1]
+    _succeeded(result)
+    assert gh.named("issue", "create") == []
+    (edit,) = gh.named("issue", "edit")
+    assert (edit / "args").read_text().splitlines()[2] == "1"
+    assert (edit / "body.md").read_text().startswith("## 🚨 Monitor: alarm")
+
+
+def test_retrain_auto_pushes_a_branch_and_asks_for_a_pull_request(world: World, runs: list) -> None:
+    result, gh = runs[2]
+    _succeeded(result)
+    assert gh.named("issue", "create") == []
+    (edit,) = gh.named("issue", "edit")
+    assert "start them by hand" in (edit / "body.md").read_text()
+    (pull,) = gh.named("pr", "create")
+    args = (pull / "args").read_text().splitlines()
+    branch = args[args.index("--head") + 1]
+    assert branch.startswith("mlgate/retrain-") and args[args.index("--base") + 1] == "main"
+    assert "start the checks by hand" in (pull / "body.md").read_text()
+    assert (pull / "token").read_text().strip() == "standin-token"
+    bare = world.root / "github" / "acme" / "mlgate"
+    subject = run("git", "log", "-1", "--format=%s", branch, cwd=bare, env=world.env).stdout.strip()
+    assert subject.startswith("Retrain: append 143 labelled rows from batch.csv (712 rows now)")
+    changed = run("git", "show", "--name-only", "--format=", branch, cwd=bare, env=world.env).stdout.split()
+    assert f"{RAW}.dvc" in changed and "dvc.lock" in changed
+    assert (
+        head(world.repo, world.env) != run("git", "rev-parse", branch, cwd=bare, env=world.env).stdout.strip()
+    )

@@ -1,0 +1,393 @@
+"""The BentoML service end to end: build a bento from a real trained model, serve it on loopback, call it.
+
+One bento and one server serve the whole module; start-up refusals run `bentoml serve` on doctored copies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from conftest import BIN, ROOT, mlgate, read_params, run, write_params
+from mlgate.config import load_params
+from mlgate.fsio import sha256_file
+from mlgate.modelio import load_model
+from mlgate.serving import bento
+from mlgate.serving.schema import RecordSchema, RequestError
+
+pytestmark = pytest.mark.slow
+MAX_BATCH = 50
+READY_SECONDS = 120
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def call(port: int, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
+    """POST JSON to the server; return the status and the decoded answer."""
+    data = raw if raw is not None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=data, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def start_server(args: list[str], cwd: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [*args, "--host", "127.0.0.1", "--port", str(port)],
+        cwd=cwd,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return process, port
+
+
+def wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"server not ready after {READY_SECONDS}s:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server we started, by its PID (its process group holds its workers)."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def repo(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the trained example with serving settings a test can see through."""
+    target = tmp_path_factory.mktemp("serving") / "repo"
+    shutil.copytree(trained_template, target, symlinks=True)
+    params = read_params(target)
+    params["serve"] = {
+        "max_batch_size": MAX_BATCH,
+        "lock_packages": False,
+        "log_predictions": str(target.parent / "predictions.jsonl"),
+    }
+    write_params(target, params)
+    return target
+
+
+@pytest.fixture(scope="module")
+def built(repo: Path) -> dict[str, Any]:
+    result = mlgate("build", "--json", "--model-version", "7", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def server(built: dict[str, Any], repo: Path) -> Iterator[int]:
+    log = repo.parent / "server.log"
+    process, port = start_server([str(BIN / "bentoml"), "serve", built["tag"]], repo, log)
+    try:
+        wait_ready(process, port, log)
+        yield port
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def sample(repo: Path) -> tuple[list[dict[str, Any]], Any]:
+    """Twenty test rows as JSON records, and the in-process model."""
+    model, card = load_model(repo / "models/model.skops", repo / "models/model.json")
+    names = [feature["name"] for feature in card["features"]]
+    frame = pd.read_parquet(repo / "data/prepared/test.parquet")[names].head(20)
+    return json.loads(json.dumps(frame.to_dict(orient="records"), default=lambda value: value.item())), model
+
+
+def test_build_labels_and_carries_model_and_wheel(built: dict[str, Any], repo: Path) -> None:
+    path = Path(built["path"])
+    card = json.loads((repo / "models/model.json").read_text())
+    head = run("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
+    assert built["labels"] == {
+        "git_commit": head,
+        "model_sha256": card["sha256"],
+        "mlgate_version": built["labels"]["mlgate_version"],
+        "model_version": "7",
+    }
+    assert sha256_file(path / "src/models/model.skops") == card["sha256"]
+    requirements = (path / "env/python/requirements.txt").read_text().splitlines()
+    assert f"scikit-learn=={card['libraries']['scikit-learn']}" in requirements
+    wheels = list((path / "env/python/wheels").glob("mlgate-*.whl"))
+    assert len(wheels) == 1
+    assert "mlgate/serving/service.py" in zipfile.ZipFile(wheels[0]).namelist()
+
+
+def test_dockerfile_passes_hadolint(built: dict[str, Any]) -> None:
+    dockerfile = Path(built["path"]) / "env/docker/Dockerfile"
+    result = run(
+        BIN / "hadolint",
+        "--failure-threshold",
+        "warning",
+        *bento.hadolint_ignores(),
+        dockerfile,
+        cwd=dockerfile.parent,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_predict_matches_in_process(server: int, sample: tuple[list[dict[str, Any]], Any]) -> None:
+    records, model = sample
+    status, answer = call(server, "/predict", {"records": records})
+    assert status == 200, answer
+    frame = pd.DataFrame(records)
+    expected_labels = model.predict(frame).tolist()
+    expected_proba = model.predict_proba(frame).tolist()
+    assert [row["prediction"] for row in answer] == expected_labels
+    assert [list(row["probabilities"].values()) for row in answer] == expected_proba
+    assert list(answer[0]["probabilities"]) == [str(c) for c in model.classes_]
+    assert len({row["prediction_id"] for row in answer}) == len(records)
+
+
+def test_metadata(server: int, repo: Path, built: dict[str, Any]) -> None:
+    status, meta = call(server, "/metadata", {})
+    card = json.loads((repo / "models/model.json").read_text())
+    assert status == 200
+    assert meta["model_version"] == "7"
+    assert meta["git_commit"] == built["labels"]["git_commit"]
+    assert meta["model_sha256"] == card["sha256"]
+    assert meta["features"] == card["features"]
+    assert meta["metrics"] == json.loads((repo / "reports/metrics.json").read_text())
+    assert meta["request_schema"]["maxItems"] == MAX_BATCH
+
+
+def _bad_requests(record: dict[str, Any]) -> dict[str, tuple[bytes, str]]:
+    first = next(iter(record))
+    without = {k: v for k, v in record.items() if k != first}
+    body = lambda records: json.dumps({"records": records}).encode()  # noqa: E731
+    nan = json.dumps({"records": [record]}).replace(json.dumps(record[first]), "NaN", 1).encode()
+    return {
+        "missing field": (body([without]), f"records[0].{first}: required field is missing"),
+        "unknown field": (body([{**record, "colour": 1}]), "records[0].colour: unknown field"),
+        "wrong type": (body([record, {**record, first: "12.5"}]), f"records[1].{first}: expected a number"),
+        "boolean": (body([{**record, first: True}]), f"records[0].{first}: expected a number"),
+        "NaN": (nan, f"records[0].{first}: expected a finite number"),
+        "empty batch": (body([]), "records: empty batch"),
+        "batch over max": (body([record] * (MAX_BATCH + 1)), f"over the maximum of {MAX_BATCH}"),
+        "no records": (b"{}", "records"),
+        "not an object": (body([1]), "records[0]: expected an object"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing field",
+        "unknown field",
+        "wrong type",
+        "boolean",
+        "NaN",
+        "empty batch",
+        "batch over max",
+        "no records",
+        "not an object",
+    ],
+)
+def test_bad_requests_get_400_naming_the_field(
+    server: int, sample: tuple[list[dict[str, Any]], Any], case: str
+) -> None:
+    raw, expected = _bad_requests(sample[0][0])[case]
+    status, answer = call(server, "/predict", raw=raw)
+    assert status == 400, answer
+    messages = " ".join(
+        detail["msg"] + " " + ".".join(map(str, detail["loc"])) for detail in answer["detail"]
+    )
+    assert expected in messages
+
+
+def test_unknown_category_gets_400() -> None:
+    schema = RecordSchema(
+        [{"name": "colour", "kind": "categorical", "dtype": "string", "categories": ["red"]}], 5
+    )
+    with pytest.raises(RequestError, match=r'records\[1\]\.colour: unknown category "blue"'):
+        schema.check([{"colour": "red"}, {"colour": "blue"}])
+    with pytest.raises(RequestError, match=r"records\[0\]\.colour: expected a string, got integer 3"):
+        schema.check([{"colour": 3}])
+    assert schema.json_schema()["items"]["properties"]["colour"]["enum"] == ["red"]
+
+
+def test_huge_integer_is_not_finite() -> None:
+    schema = RecordSchema([{"name": "x", "kind": "numeric", "dtype": "float64"}], 5)
+    with pytest.raises(RequestError, match=r"records\[1\]\.x: expected a finite number"):
+        schema.check([{"x": 1}, {"x": 10**400}])
+
+
+def test_prediction_log_has_ids_but_no_inputs(
+    server: int, repo: Path, sample: tuple[list[dict[str, Any]], Any]
+) -> None:
+    status, answer = call(server, "/predict", {"records": sample[0][:3]})
+    assert status == 200
+    entries = [json.loads(line) for line in (repo.parent / "predictions.jsonl").read_text().splitlines()]
+    logged = {entry["prediction_id"]: entry for entry in entries}
+    for row in answer:
+        entry = logged[row["prediction_id"]]
+        assert entry["model_version"] == "7"
+        assert entry["output"]["prediction"] == row["prediction"]
+        assert "input" not in entry and entry["timestamp"].endswith("Z")
+
+
+def test_schemathesis_finds_no_server_error(server: int, repo: Path) -> None:
+    result = run(
+        BIN / "schemathesis",
+        "run",
+        f"http://127.0.0.1:{server}/docs.json",
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        "25",
+        "--seed",
+        "1",
+        "--request-timeout",
+        "20",
+        "--no-color",
+        "--workers",
+        "1",
+        cwd=repo.parent,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_containerize_without_engine_says_so(repo: Path, built: dict[str, Any]) -> None:
+    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0:
+        pytest.skip("a Docker daemon is running here")
+    result = mlgate("containerize", built["tag"], cwd=repo)
+    assert result.returncode == 2
+    assert "no container engine" in result.stderr and "docker build -f env/docker/Dockerfile" in result.stderr
+
+
+def test_image_name_defaults_to_ghcr_lower_cased(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "Acme/Cancer-Model")
+    assert bento.image_name({"image": None}, repo) == "ghcr.io/acme/cancer-model"
+    assert bento.image_name({"image": "registry.example/team/model"}, repo) == "registry.example/team/model"
+
+
+def test_serve_extra_does_not_pull_in_dvc(built: dict[str, Any]) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"] + project["optional-dependencies"]["serve"]:
+        assert not requirement.lower().startswith("dvc"), requirement
+    requirements = (Path(built["path"]) / "env/python/requirements.txt").read_text().lower()
+    assert "dvc" not in requirements
+
+
+# --- start-up refusals: a doctored copy of the bento's folder, served with `bentoml serve`
+
+
+@pytest.fixture
+def staged(repo: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "bento"
+    bento.stage(repo, load_params(repo / "params.yaml"), folder, None, None)
+    return folder
+
+
+def replace_model(folder: Path, data: bytes) -> None:
+    """Swap the model file and record its sha256 in the card, as an attacker with write access would."""
+    (folder / "models/model.skops").write_bytes(data)
+    card = json.loads((folder / "models/model.json").read_text())
+    card["sha256"] = sha256_file(folder / "models/model.skops")
+    (folder / "models/model.json").write_text(json.dumps(card))
+
+
+def refused_start(folder: Path) -> str:
+    """Run `bentoml serve` on the folder; assert it exits without serving and return its output."""
+    log = folder.parent / "refused.log"
+    process, _ = start_server([str(BIN / "bentoml"), "serve", "service:Service"], folder, log)
+    try:
+        process.wait(timeout=READY_SECONDS)
+    finally:
+        stop(process)
+    assert process.returncode != 0
+    return log.read_text()
+
+
+def test_tampered_model_stops_start_up(staged: Path) -> None:
+    with (staged / "models/model.skops").open("ab") as handle:
+        handle.write(b"\0")
+    output = refused_start(staged)
+    assert "mlgate: refusing to start the service" in output and "does not match" in output
+
+
+class Marker:
+    """Writes a marker file when unpickled: the side effect of a malicious model file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (Path(self.path),))
+
+
+def test_malicious_pickle_is_never_loaded(staged: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    replace_model(staged, pickle.dumps(Marker(str(marker))))
+    output = refused_start(staged)
+    assert "not a valid skops file" in output
+    assert not marker.exists()
+
+
+def test_untrusted_type_stops_start_up(staged: Path, tmp_path: Path) -> None:
+    module = tmp_path / "custom_estimators.py"
+    module.write_text("from sklearn.base import BaseEstimator\n\nclass Sneaky(BaseEstimator):\n    pass\n")
+    dump = (
+        "import sys, skops.io as sio; sys.path.insert(0, sys.argv[1]); import custom_estimators; "
+        "sio.dump(custom_estimators.Sneaky(), sys.argv[2])"
+    )
+    run(sys.executable, "-c", dump, tmp_path, tmp_path / "sneaky.skops", cwd=tmp_path)
+    replace_model(staged, (tmp_path / "sneaky.skops").read_bytes())
+    output = refused_start(staged)
+    assert "untrusted type(s) custom_estimators.Sneaky" in output
+
+
+def test_mlgate_serve_serves_the_current_model(repo: Path, sample: tuple[list[dict[str, Any]], Any]) -> None:
+    log = repo.parent / "mlgate-serve.log"
+    process, port = start_server([str(BIN / "mlgate"), "serve"], repo, log)
+    try:
+        wait_ready(process, port, log)
+        status, answer = call(port, "/predict", {"records": sample[0][:2]})
+    finally:
+        stop(process)
+    assert status == 200
+    assert [row["prediction"] for row in answer] == sample[1].predict(pd.DataFrame(sample[0][:2])).tolist()
