@@ -39,5 +39,9 @@ def write_section(title: str, body: str) -> None:
     text = BENCHMARKS_DOC.read_text() if BENCHMARKS_DOC.exists() else DOC_HEADER
     section = f"## {title}\n\n{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    text = (
+        pattern.sub(lambda _: section + "\n", text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section
+    )
     BENCHMARKS_DOC.write_text(text.rstrip() + "\n")

@@ -7,7 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ESTIMATOR_PARAMS = {"max_iter": 50, "max_leaf_nodes": 31, "learning_rate": 0.1, "early_stopping": False, "random_state": 42}
+ESTIMATOR_PARAMS = {
+    "max_iter": 50,
+    "max_leaf_nodes": 31,
+    "learning_rate": 0.1,
+    "early_stopping": False,
+    "random_state": 42,
+}
 
 
 def classification_table(rows: int, numeric: int = 16, categorical: int = 4, seed: int = 0) -> pd.DataFrame:

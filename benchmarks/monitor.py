@@ -259,6 +259,8 @@ def markdown(figures: dict[str, Any]) -> str:
     )
     lines += [
         "",
+        "Wall times move with the load of the shared machine; CPU time is the steadier figure.",
+        "",
         "Peak memory of mlgate follows the chunk size, not the file:",
         "",
         "| chunk rows | rows in file | time | peak memory beyond imports |",

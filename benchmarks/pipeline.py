@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import ROOT, Measured, measure, write_section  # noqa: E402
-from benchmark_data import ESTIMATOR_PARAMS, write_table  # noqa: E402
+from _common import ROOT, Measured, measure, write_section
+from benchmark_data import ESTIMATOR_PARAMS, write_table
 
 BIN = Path(sys.executable).parent
 
@@ -36,10 +36,16 @@ def project(workdir: Path, data: Path, samples: int) -> Path:
     shutil.copy(data, repo / "data.parquet")
     params = {
         "data": {"source": "data.parquet", "target": "target", "split": {"test_size": 0.2, "seed": 42}},
-        "model": {"task": "classification", "estimator": "sklearn.ensemble.HistGradientBoostingClassifier",
-                  "params": ESTIMATOR_PARAMS},
-        "evaluate": {"primary": "roc_auc", "bootstrap": {"samples": samples, "seed": 0},
-                     "permutation_importance": {"max_rows": 10_000, "repeats": 5, "seed": 0}},
+        "model": {
+            "task": "classification",
+            "estimator": "sklearn.ensemble.HistGradientBoostingClassifier",
+            "params": ESTIMATOR_PARAMS,
+        },
+        "evaluate": {
+            "primary": "roc_auc",
+            "bootstrap": {"samples": samples, "seed": 0},
+            "permutation_importance": {"max_rows": 10_000, "repeats": 5, "seed": 0},
+        },
         "serve": {"trusted_types": []},
     }
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -49,10 +55,14 @@ def project(workdir: Path, data: Path, samples: int) -> Path:
 
 
 def run_stages(repo: Path) -> dict[str, Measured]:
-    return {stage: measure([str(BIN / "mlgate"), "stage", stage], repo) for stage in ("data", "train", "evaluate")}
+    return {
+        stage: measure([str(BIN / "mlgate"), "stage", stage], repo) for stage in ("data", "train", "evaluate")
+    }
 
 
-def table(stages: dict[str, Measured], plain: Measured, dvc_startup: Measured, rows: int, samples: int) -> str:
+def table(
+    stages: dict[str, Measured], plain: Measured, dvc_startup: Measured, rows: int, samples: int
+) -> str:
     total = sum(m.seconds for m in stages.values())
     peak = max(m.peak_mb for m in stages.values())
     lines = [
@@ -66,7 +76,8 @@ def table(stages: dict[str, Measured], plain: Measured, dvc_startup: Measured, r
         f"| **mlgate, all stages** | **{total:.1f}** | **{peak:.0f}** |",
         f"| plain scikit-learn script | {plain.seconds:.1f} | {plain.peak_mb:.0f} |",
         f"| **ratio mlgate / plain** | **{total / plain.seconds:.2f}x** | **{peak / plain.peak_mb:.2f}x** |",
-        f"| DVC start-up (`dvc repro`, nothing to do), not counted above | {dvc_startup.seconds:.1f} | {dvc_startup.peak_mb:.0f} |",
+        f"| DVC start-up (`dvc repro`, nothing to do), not counted above "
+        f"| {dvc_startup.seconds:.1f} | {dvc_startup.peak_mb:.0f} |",
         "",
         "Targets: time ≤ 1.15x and peak memory ≤ 1.3x the plain script.",
     ]
@@ -74,7 +85,9 @@ def table(stages: dict[str, Measured], plain: Measured, dvc_startup: Measured, r
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the synthetic table")
     parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples on both sides")
     args = parser.parse_args()
@@ -83,8 +96,16 @@ def main() -> None:
         workdir = Path(temp)
         data = write_table(workdir / "data.parquet", args.rows)
         repo = project(workdir, data, args.bootstrap)
-        plain = measure([sys.executable, str(Path(__file__).parent / "plain_pipeline.py"), str(data),
-                         str(workdir / "plain"), str(args.bootstrap)], Path(__file__).parent)
+        plain = measure(
+            [
+                sys.executable,
+                str(Path(__file__).parent / "plain_pipeline.py"),
+                str(data),
+                str(workdir / "plain"),
+                str(args.bootstrap),
+            ],
+            Path(__file__).parent,
+        )
         stages = run_stages(repo)
         measure([str(BIN / "dvc"), "commit", "-f", "-q"], repo)
         dvc_startup = measure([str(BIN / "dvc"), "repro"], repo)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import skops.io as sio
+from benchmark_data import ESTIMATOR_PARAMS
 from sklearn import metrics
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -23,8 +24,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from benchmark_data import ESTIMATOR_PARAMS
-
 
 def main(data_path: str, out: str, samples: int) -> None:
     outdir = Path(out)
@@ -33,11 +32,25 @@ def main(data_path: str, out: str, samples: int) -> None:
     train, test = train_test_split(frame, test_size=0.2, random_state=42, stratify=frame["target"])
     categorical = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
     numeric = [c for c in frame.columns if c not in categorical and c != "target"]
-    pre = ColumnTransformer([
-        ("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), numeric),
-        ("categorical", Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
-                                  ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False))]), categorical),
-    ])
+    pre = ColumnTransformer(
+        [
+            (
+                "numeric",
+                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                numeric,
+            ),
+            (
+                "categorical",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="most_frequent")),
+                        ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                    ]
+                ),
+                categorical,
+            ),
+        ]
+    )
     model = Pipeline([("preprocess", pre), ("estimator", HistGradientBoostingClassifier(**ESTIMATOR_PARAMS))])
     features = numeric + categorical
     model.fit(train[features], train["target"])
@@ -62,8 +75,12 @@ def main(data_path: str, out: str, samples: int) -> None:
     for name, values in draws.items():
         result[name]["ci_low"], result[name]["ci_high"] = np.percentile(values, [2.5, 97.5])
     sample = test.sample(n=min(len(test), 10_000), random_state=0)
-    permutation_importance(model, sample[features], sample["target"], scoring="roc_auc", n_repeats=5, random_state=0)
-    pd.DataFrame({"target": y, "prediction": pred, "proba_1": proba[:, 1]}).to_parquet(outdir / "predictions.parquet")
+    permutation_importance(
+        model, sample[features], sample["target"], scoring="roc_auc", n_repeats=5, random_state=0
+    )
+    pd.DataFrame({"target": y, "prediction": pred, "proba_1": proba[:, 1]}).to_parquet(
+        outdir / "predictions.parquet"
+    )
     (outdir / "metrics.json").write_text(json.dumps(result, default=float))
 
 

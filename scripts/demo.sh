@@ -21,5 +21,8 @@ for name, value in metrics.items():
 print(f"({metrics['n_test']} test rows)")
 PY
 
-say "2. The registry: record, promote, roll back (in a temporary copy)"
-bash scripts/demo_registry.sh .
+say "2. The whole loop in a sandbox: init, deploy, pull request, merge, promote, roll back, serve"
+bash scripts/demo_story.sh
+
+say "3. Operations: drifted traffic to the served model, and the monitor's alarm"
+MLGATE_DEMO_SERVE=1 bash scripts/demo_monitor.sh .

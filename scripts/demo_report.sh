@@ -15,7 +15,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 git clone --quiet "$source_repo" "$work/repo"
 cd "$work/repo"
-git checkout --quiet "$base"
+git checkout --quiet -B "$base"  # the base branch is the example's current commit, even from a detached HEAD
 # Share the example's DVC cache, as a CI runner shares a DVC remote: the base is read from it.
 dvc cache dir --local "$source_repo/.dvc/cache"
 
@@ -31,7 +31,8 @@ with open("params.yaml", "w", encoding="utf-8") as handle:
 PY
 mlgate validate
 dvc repro --quiet
-git add -A && git commit --quiet -m "demo: shallower trees"
+git add -A
+git -c user.name="mlgate demo" -c user.email=demo@mlgate.invalid commit --quiet -m "demo: shallower trees"
 
 say "mlgate report --base $base"
 mlgate report --base "$base" --out "$work/report.md"

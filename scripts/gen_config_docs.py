@@ -59,10 +59,16 @@ def _rows(schema: dict[str, Any], root: dict[str, Any], prefix: str) -> list[str
     required = set(schema.get("required", []))
     for name, sub in schema.get("properties", {}).items():
         path = f"{prefix}{name}"
-        default = "required" if name in required else (f"`{json.dumps(sub['default'])}`" if "default" in sub else "")
+        default = (
+            "required"
+            if name in required
+            else (f"`{json.dumps(sub['default'])}`" if "default" in sub else "")
+        )
         description = sub.get("description", "").replace("\n", " ").replace("|", "\\|")
         limits = _limits(sub)
-        rows.append(f"| `{path}` | {_type(sub, root)} | {default} | {description}{f' ({limits})' if limits else ''} |")
+        rows.append(
+            f"| `{path}` | {_type(sub, root)} | {default} | {description}{f' ({limits})' if limits else ''} |"
+        )
         rows.extend(_rows(sub, root, f"{path}."))
         extra = sub.get("additionalProperties")
         if isinstance(extra, dict):
@@ -86,7 +92,10 @@ def main() -> int:
     text = render()
     if "--check" in sys.argv:
         if not TARGET.exists() or TARGET.read_text() != text:
-            print(f"{TARGET.relative_to(ROOT)} is out of date: run `python scripts/gen_config_docs.py`", file=sys.stderr)
+            print(
+                f"{TARGET.relative_to(ROOT)} is out of date: run `python scripts/gen_config_docs.py`",
+                file=sys.stderr,
+            )
             return 1
         return 0
     TARGET.write_text(text)

@@ -15,7 +15,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 BIN = Path(sys.executable).parent
-FAST_EVALUATE = {"bootstrap": {"samples": 200, "seed": 0}, "permutation_importance": {"max_rows": 200, "repeats": 2}}
+FAST_EVALUATE = {
+    "bootstrap": {"samples": 200, "seed": 0},
+    "permutation_importance": {"max_rows": 200, "repeats": 2},
+}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -23,7 +26,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep HOME, git config, tool homes and caches in temp dirs; turn telemetry off."""
     home = tmp_path_factory.mktemp("home")
     gitconfig = home / ".gitconfig"
-    gitconfig.write_text("[user]\n\tname = mlgate tests\n\temail = tests@mlgate.invalid\n[init]\n\tdefaultBranch = main\n")
+    gitconfig.write_text(
+        "[user]\n\tname = mlgate tests\n\temail = tests@mlgate.invalid\n[init]\n\tdefaultBranch = main\n"
+    )
     saved = dict(os.environ)
     os.environ.update(
         HOME=str(home),
@@ -43,11 +48,17 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     os.environ.update(saved)
 
 
-def run(*args: str | Path, cwd: Path, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path, cwd: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a command, returning its output; show both streams when a checked command fails."""
-    result = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True, env=env, timeout=900)
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, env=env, timeout=900
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"{args} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        raise AssertionError(
+            f"{args} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
     return result
 
 
@@ -71,6 +82,7 @@ def init_repo(path: Path, params: dict | None = None) -> Path:
         shutil.copy(ROOT / name, path / name)
     (path / ".mlgate").mkdir(exist_ok=True)
     shutil.copy(ROOT / ".mlgate" / "version", path / ".mlgate" / "version")
+    shutil.copytree(ROOT / "data" / "raw", path / "data" / "raw", dirs_exist_ok=True)
     example = yaml.safe_load((ROOT / "params.yaml").read_text())
     example["evaluate"].update(FAST_EVALUATE)
     write_params(path, params or example)

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +37,10 @@ from test_act_pr import (
     ActRun,
     act_env,
     commit_in,
+    copy_checkout,
     head,
     publish,
+    seed_remote,
 )
 
 pytestmark = pytest.mark.slow
@@ -74,7 +76,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto S3 server on loopback with one bucket; stopped by its PID."""
     import boto3
 
@@ -198,20 +200,11 @@ def build_world(root: Path, template: Path, endpoint: str) -> DeployWorld:
     root.mkdir(parents=True, exist_ok=True)
     env = {**act_env(root), **AWS}
     # The remote already holds the trained model and its run-cache, as after a green pull request.
-    seed = root / "seed"
-    shutil.copytree(template, seed, symlinks=True)
-    use_s3_remote(seed, endpoint, env)
-    run(BIN / "dvc", "push", "-q", "--run-cache", cwd=seed, env=env)
-    shutil.rmtree(seed)
+    seed_remote(template, root, lambda seed: use_s3_remote(seed, endpoint, env), env)
 
     repo = root / "work" / "mlgate"
-    files = run("git", "ls-files", "-co", "--exclude-standard", cwd=ROOT).stdout.split("\n")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, repo / name)
-    for name in ("params.yaml", "dvc.lock", ".mlgate/version"):
-        shutil.copy2(template / name, repo / name)
+    copy_checkout(repo, template)
+    (repo / "registry.yaml").unlink(missing_ok=True)  # the history starts at version 1
     run("git", "init", "-q", "-b", "main", cwd=repo, env=env)
     use_s3_remote(repo, endpoint, env)
     commit_in(repo, "mlgate", env)

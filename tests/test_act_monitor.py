@@ -68,6 +68,7 @@ def _example_on_raw_csv(repo: Path, env: dict[str, str]) -> None:
     """The example switched to a DVC-tracked CSV (as params.yaml will be), trained and pushed."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["evaluate"].update(FAST_EVALUATE)
+    params["data"]["source"] = "sklearn:breast_cancer"  # materialised below, whatever the example uses now
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert mlgate("materialise-data", cwd=repo).returncode == 0
     params["data"]["source"] = RAW

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,26 +172,36 @@ def with_dvc_remote(repo: Path, remote: Path, env: dict[str, str]) -> None:
     run(BIN / "dvc", "remote", "add", "-d", "-f", "store", remote, cwd=repo, env=env)
 
 
+def seed_remote(template: Path, root: Path, configure: Callable[[Path], None], env: dict[str, str]) -> None:
+    """Push the trained template's outputs and run-cache to a DVC remote, as after a green PR."""
+    seed = root / "seed"
+    shutil.copytree(template, seed, symlinks=True)
+    configure(seed)
+    run(BIN / "dvc", "push", "-q", "--run-cache", cwd=seed, env=env)
+    shutil.rmtree(seed)
+
+
+def copy_checkout(repo: Path, template: Path) -> None:
+    """This repository's files as they stand, with the trained example's pipeline state."""
+    files = run("git", "ls-files", "-co", "--exclude-standard", cwd=ROOT).stdout.split("\n")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, repo / name)
+    for name in ("params.yaml", "dvc.lock", ".mlgate/version"):
+        shutil.copy2(template / name, repo / name)
+
+
 def build_world(root: Path, template: Path) -> World:
     root.mkdir(parents=True, exist_ok=True)
     env = act_env(root)
     remote = root / "dvc-remote"
     # The DVC remote holds the trained template's outputs and run-cache, as a team's remote would.
-    seed = root / "seed"
-    shutil.copytree(template, seed, symlinks=True)
-    with_dvc_remote(seed, remote, env)
-    run(BIN / "dvc", "push", "-q", "--run-cache", cwd=seed, env=env)
-    shutil.rmtree(seed)
+    seed_remote(template, root, lambda seed: with_dvc_remote(seed, remote, env), env)
 
     # "This repository": mlgate's own files as they stand, with the trained example pipeline.
     mlgate_repo = root / "work" / "mlgate"
-    files = run("git", "ls-files", "-co", "--exclude-standard", cwd=ROOT).stdout.split("\n")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (mlgate_repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, mlgate_repo / name)
-    for name in ("params.yaml", "dvc.lock", ".mlgate/version"):
-        shutil.copy2(template / name, mlgate_repo / name)
+    copy_checkout(mlgate_repo, template)
     run("git", "init", "-q", "-b", "main", cwd=mlgate_repo, env=env)
     with_dvc_remote(mlgate_repo, remote, env)
     commit_in(mlgate_repo, "mlgate", env)

@@ -12,7 +12,9 @@ from mlgate import cli
 from mlgate.errors import EXIT_BAD_INPUT, EXIT_INTERNAL
 
 
-def _parsers(parser: argparse.ArgumentParser, name: str = "mlgate") -> list[tuple[str, argparse.ArgumentParser]]:
+def _parsers(
+    parser: argparse.ArgumentParser, name: str = "mlgate"
+) -> list[tuple[str, argparse.ArgumentParser]]:
     found = [(name, parser)]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -39,7 +41,7 @@ def test_bad_config_exits_2_with_one_clear_message(tmp_path: Path) -> None:
     result = mlgate("validate", cwd=tmp_path)
     assert result.returncode == EXIT_BAD_INPUT
     assert "params.yaml:1: data.target: required field is missing" in result.stderr
-    assert "params.yaml:2: model.task: \"clustering\" is not one of" in result.stderr
+    assert 'params.yaml:2: model.task: "clustering" is not one of' in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -47,7 +49,9 @@ def test_usage_error_exits_2(tmp_path: Path) -> None:
     assert mlgate("stage", "deploy", cwd=tmp_path).returncode == 2
 
 
-def test_internal_error_exits_3_and_asks_for_a_report(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_internal_error_exits_3_and_asks_for_a_report(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from mlgate import api
 
     monkeypatch.setattr(api, "validate", lambda **_: 1 / 0)

@@ -30,16 +30,22 @@ def test_example_params_are_valid_and_defaults_are_filled() -> None:
 
 
 def test_error_names_file_line_and_field(tmp_path: Path) -> None:
-    path = write(tmp_path, "data:\n  source: sklearn:iris\n  target: target\nmodel:\n  task: classification\n"
-                 "  estimator: sklearn.linear_model.LogisticRegression\n  seed: -3\n")
+    path = write(
+        tmp_path,
+        "data:\n  source: sklearn:iris\n  target: target\nmodel:\n  task: classification\n"
+        "  estimator: sklearn.linear_model.LogisticRegression\n  seed: -3\n",
+    )
     with pytest.raises(ConfigError) as error:
         load_params(path)
     assert str(error.value) == f"{path}:7: model.seed: -3 is less than the minimum of 0"
 
 
 def test_unknown_and_missing_fields(tmp_path: Path) -> None:
-    path = write(tmp_path, "data:\n  source: x.csv\n  tagret: y\nmodel:\n  task: classification\n"
-                 "  estimator: sklearn.linear_model.LogisticRegression\n")
+    path = write(
+        tmp_path,
+        "data:\n  source: x.csv\n  tagret: y\nmodel:\n  task: classification\n"
+        "  estimator: sklearn.linear_model.LogisticRegression\n",
+    )
     with pytest.raises(ConfigError) as error:
         load_params(path)
     message = str(error.value)
@@ -56,7 +62,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
 def test_cross_field_checks(tmp_path: Path) -> None:
     doc = {**VALID, "evaluate": {"metrics": ["rmse"]}}
     path = write(tmp_path, yaml.safe_dump(doc))
-    with pytest.raises(ConfigError, match="evaluate.metrics: rmse not available for classification"):
+    with pytest.raises(ConfigError, match=r"evaluate\.metrics: rmse not available for classification"):
         load_params(path)
 
 
@@ -76,21 +82,44 @@ def test_every_schema_property_has_a_description(schema_name: str) -> None:
     assert missing == []
 
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True), st.text(max_size=5))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=8)
-paths = st.sampled_from([
-    ("data",), ("data", "source"), ("data", "target"), ("data", "split"), ("data", "split", "test_size"),
-    ("data", "expectations", "columns"), ("model",), ("model", "task"), ("model", "estimator"),
-    ("model", "params"), ("model", "preprocessing", "scale"), ("evaluate", "metrics"), ("evaluate", "bootstrap", "samples"),
-    ("evaluate", "primary"), ("evaluate", "slices"), ("serve", "trusted_types"), ("extra",),
-])
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True), st.text(max_size=5)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+paths = st.sampled_from(
+    [
+        ("data",),
+        ("data", "source"),
+        ("data", "target"),
+        ("data", "split"),
+        ("data", "split", "test_size"),
+        ("data", "expectations", "columns"),
+        ("model",),
+        ("model", "task"),
+        ("model", "estimator"),
+        ("model", "params"),
+        ("model", "preprocessing", "scale"),
+        ("evaluate", "metrics"),
+        ("evaluate", "bootstrap", "samples"),
+        ("evaluate", "primary"),
+        ("evaluate", "slices"),
+        ("serve", "trusted_types"),
+        ("extra",),
+    ]
+)
 
 
 def _mutate(document: dict, path: tuple[str, ...], value: object) -> dict:
     mutated = yaml.safe_load(yaml.safe_dump(document))
     node = mutated
     for part in path[:-1]:
-        node = node.setdefault(part, {}) if isinstance(node.get(part), dict) or part not in node else node[part]
+        node = (
+            node.setdefault(part, {}) if isinstance(node.get(part), dict) or part not in node else node[part]
+        )
         if not isinstance(node, dict):
             return mutated
     node[path[-1]] = value
@@ -99,7 +128,9 @@ def _mutate(document: dict, path: tuple[str, ...], value: object) -> dict:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=paths, value=values)
-def test_generated_documents_give_config_error_or_load(tmp_path: Path, path: tuple[str, ...], value: object) -> None:
+def test_generated_documents_give_config_error_or_load(
+    tmp_path: Path, path: tuple[str, ...], value: object
+) -> None:
     """Whatever the document, loading either succeeds or raises a ConfigError naming a field."""
     target = write(tmp_path, yaml.safe_dump(_mutate(VALID, path, value)))
     try:
@@ -122,5 +153,9 @@ def test_configuration_reference_is_generated_from_the_schema() -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_config_docs.py"), "--check"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_config_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr

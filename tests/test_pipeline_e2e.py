@@ -50,7 +50,9 @@ def test_params_change_reruns_only_the_stages_that_read_them(trained_repo: Path)
 def test_switch_to_regression_needs_only_params(trained_repo: Path) -> None:
     params = read_params(trained_repo)
     params["data"] = {"source": "sklearn:diabetes", "target": "target"}
-    params["model"].update(task="regression", estimator="sklearn.ensemble.HistGradientBoostingRegressor", params={"max_iter": 50})
+    params["model"].update(
+        task="regression", estimator="sklearn.ensemble.HistGradientBoostingRegressor", params={"max_iter": 50}
+    )
     params["evaluate"]["primary"] = "rmse"
     write_params(trained_repo, params)
     assert mlgate("validate", cwd=trained_repo).returncode == 0
@@ -88,8 +90,13 @@ def test_validate_checks_dvc_yaml_against_params(git_repo: Path) -> None:
     (git_repo / "dvc.yaml").write_text(yaml.safe_dump(dvc, sort_keys=False))
     result = mlgate("validate", cwd=git_repo)
     assert result.returncode == 2
-    assert re.search(r"dvc\.yaml:\d+: stages\.train\.cmd: every stage must call an mlgate command", result.stderr)
-    assert re.search(r"dvc\.yaml:\d+: stages\.evaluate\.params\[2\]: 'evaluate\.nonexistent' is not set in params\.yaml", result.stderr)
+    assert re.search(
+        r"dvc\.yaml:\d+: stages\.train\.cmd: every stage must call an mlgate command", result.stderr
+    )
+    assert re.search(
+        r"dvc\.yaml:\d+: stages\.evaluate\.params\[2\]: 'evaluate\.nonexistent' is not set in params\.yaml",
+        result.stderr,
+    )
     assert "Traceback" not in result.stderr
 
 

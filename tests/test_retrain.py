@@ -20,7 +20,8 @@ def _use_raw_csv(repo: Path) -> None:
     params["data"]["source"] = RAW
     write_params(repo, params)
     dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
-    dvc["stages"]["data"]["deps"].append(RAW)
+    if RAW not in dvc["stages"]["data"]["deps"]:
+        dvc["stages"]["data"]["deps"].append(RAW)
     (repo / "dvc.yaml").write_text(yaml.safe_dump(dvc, sort_keys=False))
 
 
@@ -28,6 +29,11 @@ def _use_raw_csv(repo: Path) -> None:
 def csv_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example switched to a DVC-tracked CSV under data/raw/, trained and committed."""
     repo = init_repo(tmp_path_factory.mktemp("retrain") / "repo")
+    params = read_params(repo)
+    params["data"]["source"] = "sklearn:breast_cancer"  # whatever the example uses now
+    write_params(repo, params)
+    _git(repo, "rm", "-q", RAW)  # the example keeps its CSV in git; here DVC tracks it
+    commit_all(repo, "the bundled dataset, before it is materialised")
     result = mlgate("materialise-data", cwd=repo)
     assert result.returncode == 0, result.stderr
     assert f"wrote {RAW} and {RAW}.dvc" in result.stdout
@@ -105,6 +111,11 @@ def test_retrain_replace_of_a_csv_kept_in_git_pushes_to_the_remote(csv_repo: Pat
 
 
 def test_materialise_for_git_leaves_no_dvc_file(git_repo: Path) -> None:
+    params = read_params(git_repo)
+    params["data"]["source"] = "sklearn:breast_cancer"
+    write_params(git_repo, params)
+    (git_repo / RAW).unlink(missing_ok=True)
+    (git_repo / f"{RAW}.dvc").unlink(missing_ok=True)
     result = mlgate("materialise-data", "--git", cwd=git_repo)
     assert result.returncode == 0, result.stderr
     assert f"wrote {RAW} (keep it in git: git add {RAW})" in result.stdout
@@ -112,6 +123,9 @@ def test_materialise_for_git_leaves_no_dvc_file(git_repo: Path) -> None:
 
 
 def test_retrain_needs_a_file_source(git_repo: Path, tmp_path: Path) -> None:
+    params = read_params(git_repo)
+    params["data"]["source"] = "sklearn:breast_cancer"  # whatever the example uses now
+    write_params(git_repo, params)
     (tmp_path / "b.csv").write_text("target\n1\n")
     result = mlgate("retrain", "--data", tmp_path / "b.csv", cwd=git_repo)
     assert result.returncode == 2

@@ -134,8 +134,11 @@ def test_micro_batcher_merges_requests_that_queue_while_busy() -> None:
 
     async def scenario() -> list[Any]:
         batcher = MicroBatcher(predict, max_rows=5)
-        requests = [[{"x": i}] for i in range(4)] + [[{"x": 9}] * 7]
-        return await asyncio.gather(*(batcher.submit(records) for records in requests))
+        first = asyncio.create_task(batcher.submit([{"x": 0}]))
+        await asyncio.sleep(0.02)  # the model is now busy with the first request
+        requests = [[{"x": i}] for i in range(1, 4)] + [[{"x": 9}] * 7]
+        rest = await asyncio.gather(*(batcher.submit(records) for records in requests))
+        return [await first, *rest]
 
     answers = asyncio.run(scenario())
     assert answers == [[{"echo": i}] for i in range(4)] + [[{"echo": 9}] * 7]

@@ -43,6 +43,7 @@ def example_params(**overrides: dict) -> dict:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / ".mlgate").mkdir()
     shutil.copy(ROOT / ".mlgate" / "version", tmp_path / ".mlgate" / "version")
+    shutil.copytree(ROOT / "data" / "raw", tmp_path / "data" / "raw")
     write_params(tmp_path, example_params())
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -55,7 +56,11 @@ def run_all() -> None:
 
 def regression_params() -> dict:
     params = example_params(
-        model={"task": "regression", "estimator": "sklearn.ensemble.RandomForestRegressor", "params": {"n_estimators": 30}},
+        model={
+            "task": "regression",
+            "estimator": "sklearn.ensemble.RandomForestRegressor",
+            "params": {"n_estimators": 30},
+        },
     )
     params["data"] = {"source": "sklearn:diabetes", "target": "target"}
     params["evaluate"].pop("primary")
@@ -73,12 +78,20 @@ def test_metrics_match_scikit_learn_computed_independently(project: Path) -> Non
     assert metrics["log_loss"]["value"] == pytest.approx(skm.log_loss(y, predictions[["proba_0", "proba_1"]]))
     for name in ("accuracy", "roc_auc", "log_loss"):
         assert metrics[name]["ci_low"] <= metrics[name]["value"] <= metrics[name]["ci_high"]
-    assert {p.name for p in Path("reports/plots").iterdir()} == {"roc.json", "precision_recall.json", "confusion.csv", "importance.json"}
+    assert {p.name for p in Path("reports/plots").iterdir()} == {
+        "roc.json",
+        "precision_recall.json",
+        "confusion.csv",
+        "importance.json",
+    }
 
 
 def test_data_stage_outputs(project: Path) -> None:
     run_stage("data")
-    train, test = pd.read_parquet("data/prepared/train.parquet"), pd.read_parquet("data/prepared/test.parquet")
+    train, test = (
+        pd.read_parquet("data/prepared/train.parquet"),
+        pd.read_parquet("data/prepared/test.parquet"),
+    )
     report = json.loads(Path("reports/data.json").read_text())
     assert len(train) + len(test) == report["rows"] == 569
     assert train["row_id"].is_unique and not set(train["row_id"]) & set(test["row_id"])
@@ -99,7 +112,9 @@ def test_training_is_deterministic(project: Path) -> None:
     assert json.loads(Path("models/model.json").read_text())["sha256"] == first
 
 
-@pytest.mark.parametrize(("estimator", "params"), CLASSIFIERS, ids=[e.rsplit(".", 1)[1] for e, _ in CLASSIFIERS])
+@pytest.mark.parametrize(
+    ("estimator", "params"), CLASSIFIERS, ids=[e.rsplit(".", 1)[1] for e, _ in CLASSIFIERS]
+)
 def test_any_classifier(project: Path, estimator: str, params: dict) -> None:
     write_params(project, example_params(model={"estimator": estimator, "params": params}))
     run_all()
@@ -107,7 +122,9 @@ def test_any_classifier(project: Path, estimator: str, params: dict) -> None:
     assert metrics["roc_auc"]["value"] > 0.9
 
 
-@pytest.mark.parametrize(("estimator", "params"), REGRESSORS, ids=[e.rsplit(".", 1)[1] for e, _ in REGRESSORS])
+@pytest.mark.parametrize(
+    ("estimator", "params"), REGRESSORS, ids=[e.rsplit(".", 1)[1] for e, _ in REGRESSORS]
+)
 def test_any_regressor(project: Path, estimator: str, params: dict) -> None:
     config = regression_params()
     config["model"].update(estimator=estimator, params=params)
@@ -115,11 +132,17 @@ def test_any_regressor(project: Path, estimator: str, params: dict) -> None:
     run_all()
     metrics = json.loads(Path("reports/metrics.json").read_text())
     assert set(metrics) >= {"rmse", "mae", "r2"} and metrics["r2"]["value"] > 0.2
-    assert {p.name for p in Path("reports/plots").iterdir()} == {"predicted_vs_actual.json", "residuals.json", "importance.json"}
+    assert {p.name for p in Path("reports/plots").iterdir()} == {
+        "predicted_vs_actual.json",
+        "residuals.json",
+        "importance.json",
+    }
 
 
 def test_multiclass_with_slices(project: Path) -> None:
-    params = example_params(model={"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 500}})
+    params = example_params(
+        model={"estimator": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 500}}
+    )
     params["data"] = {"source": "sklearn:wine", "target": "target"}
     params["evaluate"]["slices"] = ["target"]
     write_params(project, params)
@@ -141,8 +164,14 @@ def csv_with_categories(path: Path, rows: int = 400) -> None:
 
 def test_csv_source_with_categorical_columns(project: Path) -> None:
     csv_with_categories(project / "shop.csv")
-    params = example_params(model={"estimator": "sklearn.ensemble.HistGradientBoostingClassifier", "params": {"max_iter": 30}})
-    params["data"] = {"source": "shop.csv", "target": "label", "expectations": {"columns": {"color": {"allowed": ["red", "green", "blue"]}}}}
+    params = example_params(
+        model={"estimator": "sklearn.ensemble.HistGradientBoostingClassifier", "params": {"max_iter": 30}}
+    )
+    params["data"] = {
+        "source": "shop.csv",
+        "target": "label",
+        "expectations": {"columns": {"color": {"allowed": ["red", "green", "blue"]}}},
+    }
     params["evaluate"]["slices"] = ["shop"]
     write_params(project, params)
     run_all()
@@ -168,19 +197,35 @@ def test_missing_column(project: Path) -> None:
 
 
 def test_wrong_dtype_and_range_are_reported_together(project: Path) -> None:
-    _expect(project, {"expectations": {"columns": {"mean radius": {"dtype": "string"}, "mean area": {"max": 100}}}},
-            "mean radius: expected dtype string, found float64", "mean area:", "above max 100")
+    _expect(
+        project,
+        {"expectations": {"columns": {"mean radius": {"dtype": "string"}, "mean area": {"max": 100}}}},
+        "mean radius: expected dtype string, found float64",
+        "mean area:",
+        "above max 100",
+    )
 
 
 def test_too_many_nulls(project: Path) -> None:
     csv_with_categories(project / "shop.csv")
-    _expect(project, {"source": "shop.csv", "target": "label", "expectations": {"columns": {"size": {"max_null_fraction": 0.01}}}},
-            "size: null fraction 0.028 exceeds max_null_fraction 0.01")
+    _expect(
+        project,
+        {
+            "source": "shop.csv",
+            "target": "label",
+            "expectations": {"columns": {"size": {"max_null_fraction": 0.01}}},
+        },
+        "size: null fraction 0.028 exceeds max_null_fraction 0.01",
+    )
 
 
 def test_target_with_one_class(project: Path) -> None:
     pd.DataFrame({"x": range(20), "y": [1] * 20}).to_csv(project / "one.csv", index=False)
-    _expect(project, {"source": "one.csv", "target": "y", "expectations": {}}, "y: classification needs at least 2 classes, found 1")
+    _expect(
+        project,
+        {"source": "one.csv", "target": "y", "expectations": {}},
+        "y: classification needs at least 2 classes, found 1",
+    )
 
 
 def test_corrupt_model_is_refused(project: Path) -> None:
@@ -189,13 +234,21 @@ def test_corrupt_model_is_refused(project: Path) -> None:
     with open("models/model.skops", "r+b") as handle:
         handle.seek(200)
         handle.write(b"tampered")
-    with pytest.raises(ModelIntegrityError, match="sha256 .* does not match"):
+    with pytest.raises(ModelIntegrityError, match=r"sha256 .* does not match"):
         run_stage("evaluate")
+
+
+def test_outputs_are_readable_like_any_file(project: Path) -> None:
+    run_stage("data")
+    assert Path("reports/data.json").stat().st_mode & 0o444 == 0o444
 
 
 def test_failed_stage_leaves_previous_outputs(project: Path) -> None:
     run_all()
-    before = {p: p.read_bytes() for p in [Path("models/model.skops"), Path("models/model.json"), Path("reports/metrics.json")]}
+    before = {
+        p: p.read_bytes()
+        for p in [Path("models/model.skops"), Path("models/model.json"), Path("reports/metrics.json")]
+    }
     params = read_params(project)
     params["model"]["params"] = {"n_estimators": -1}
     write_params(project, params)

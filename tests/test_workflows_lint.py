@@ -30,6 +30,10 @@ WRITE_SCOPES = {"pull-requests": "the commenting job", "id-token": "the job that
 # The deploy and promote jobs publish: they push the registry commit and the image, and attest it.
 PUBLISH_SCOPES = {"contents", "packages", "attestations", "id-token"}
 PUBLISHING = ("actions/deploy", "actions/promote", "mlgate-deploy.yml", "mlgate-promote.yml")
+# The monitor job keeps one alarm issue (issues: write); the retrain job pushes a branch and opens a
+# pull request with the default token when no pr-token is given (contents and pull-requests write).
+MONITORING = ("actions/monitor", "actions/retrain", "mlgate-monitor.yml")
+MONITOR_SCOPES = {"contents", "issues", "pull-requests"}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -127,6 +131,9 @@ def test_workflow_permissions_start_empty_and_stay_least(path: Path) -> None:
     for name, job in doc["jobs"].items():
         granted = job.get("permissions")
         assert isinstance(granted, dict), f"{rel(path)}: job {name} must list its permissions"
+        if monitors(job):
+            assert set(granted) <= MONITOR_SCOPES, f"{rel(path)}: monitoring job {name} asks {set(granted)}"
+            continue
         if publishes(job):
             assert granted.get("pull-requests") is None, (
                 f"{rel(path)}: publishing job {name} writes pull requests"
@@ -154,6 +161,12 @@ def publishes(job: dict[str, Any]) -> bool:
     """Whether the job deploys or promotes: it runs those actions or calls the workflows that do."""
     uses = [job.get("uses", "")] + [step.get("uses", "") for step in job.get("steps", [])]
     return any(u.endswith(PUBLISHING) or any(f"{p}@" in u for p in PUBLISHING) for u in uses)
+
+
+def monitors(job: dict[str, Any]) -> bool:
+    """Whether the job monitors or retrains: it runs those actions or calls the workflow that does."""
+    uses = [job.get("uses", "")] + [step.get("uses", "") for step in job.get("steps", [])]
+    return any(u.endswith(MONITORING) or any(f"{p}@" in u for p in MONITORING) for u in uses)
 
 
 def assumes_role(job: dict[str, Any]) -> bool:
@@ -258,7 +271,8 @@ def test_reusable_workflow_runs_actions_from_its_own_mlgate_checkout() -> None:
 
 def test_pr_loop_scripts_pass_shellcheck() -> None:
     """The scripts behind the PR-loop actions and the cml stand-in; sourced files are followed."""
-    folders = [ROOT / "actions" / name for name in ("setup", "pipeline", "report", "gate")]
+    names = ("setup", "pipeline", "report", "gate", "monitor", "retrain")
+    folders = [ROOT / "actions" / name for name in names]
     scripts = [script for folder in folders for script in folder.glob("*.sh")]
     scripts.append(ROOT / "tests" / "standins" / "setup-cml" / "cml")
     command = [tool("shellcheck"), "--external-sources", "--source-path=SCRIPTDIR", *map(str, scripts)]

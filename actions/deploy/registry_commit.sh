@@ -4,8 +4,8 @@
 # Source this file, define `apply_change` (it runs `mlgate registry ...` on the tip's registry file and
 # sets `commit_message`), then call `push_registry_change`. Each attempt fetches the branch, restores
 # its registry file, applies the change again, and commits registry.yaml (plus the refreshed dvc.lock
-# and .mlgate/version, each unless the branch changed it after the deployed commit) on top of the tip with a
-# temporary index, so HEAD stays the deployed commit and `record` reads the right source commit.
+# and .mlgate/version, each unless the branch changed it after the deployed commit) on top of the tip
+# with a temporary index, so HEAD stays the deployed commit and `record` reads the right source commit.
 # Environment: MLGATE_BRANCH, MLGATE_PUSH_TOKEN (optional), MLGATE_PUSH_ATTEMPTS (default 5).
 
 shopt -s inherit_errexit

@@ -27,57 +27,76 @@ def registry_load(params_path: str | Path = "params.yaml", registry_path: str | 
     return load(_registry_settings(params_path, registry_path).path)
 
 
-def registry_next_version(params_path: str | Path = "params.yaml",
-                          registry_path: str | Path | None = None) -> int:
+def registry_next_version(
+    params_path: str | Path = "params.yaml", registry_path: str | Path | None = None
+) -> int:
     """The version the next `registry_record` will get."""
     from mlgate.registry import next_version
 
     return next_version(_registry_settings(params_path, registry_path))
 
 
-def registry_record(params_path: str | Path = "params.yaml", registry_path: str | Path | None = None,
-                    **request: Any) -> dict[str, Any]:
+def registry_record(
+    params_path: str | Path = "params.yaml", registry_path: str | Path | None = None, **request: Any
+) -> dict[str, Any]:
     """Register the workspace's model; `request` holds RecordRequest fields (version, pr, image, ...)."""
     from mlgate.registry import RecordRequest, record
 
     return record(_registry_settings(params_path, registry_path), params_path, RecordRequest(**request))
 
 
-def registry_promote(version: int, alias: str, reason: str | None = None,
-                     params_path: str | Path = "params.yaml",
-                     registry_path: str | Path | None = None) -> dict[str, Any]:
+def registry_promote(
+    version: int,
+    alias: str,
+    reason: str | None = None,
+    params_path: str | Path = "params.yaml",
+    registry_path: str | Path | None = None,
+) -> dict[str, Any]:
     """Point an alias at a version; return the event."""
     from mlgate.registry import promote
 
     return promote(_registry_settings(params_path, registry_path), version, alias, reason)
 
 
-def registry_rollback(alias: str, reason: str | None = None, params_path: str | Path = "params.yaml",
-                      registry_path: str | Path | None = None) -> dict[str, Any]:
+def registry_rollback(
+    alias: str,
+    reason: str | None = None,
+    params_path: str | Path = "params.yaml",
+    registry_path: str | Path | None = None,
+) -> dict[str, Any]:
     """Move an alias back to its previous version; return the event."""
     from mlgate.registry import rollback
 
     return rollback(_registry_settings(params_path, registry_path), alias, reason)
 
 
-def registry_deprecate(version: int, reason: str | None = None, params_path: str | Path = "params.yaml",
-                       registry_path: str | Path | None = None) -> dict[str, Any]:
+def registry_deprecate(
+    version: int,
+    reason: str | None = None,
+    params_path: str | Path = "params.yaml",
+    registry_path: str | Path | None = None,
+) -> dict[str, Any]:
     """Retire a version; return the event."""
     from mlgate.registry import deprecate
 
     return deprecate(_registry_settings(params_path, registry_path), version, reason)
 
 
-def registry_verify(params_path: str | Path = "params.yaml",
-                    registry_path: str | Path | None = None) -> list[str]:
+def registry_verify(
+    params_path: str | Path = "params.yaml", registry_path: str | Path | None = None
+) -> list[str]:
     """Every problem with the registry; empty when it is sound."""
     from mlgate.registry import verify
 
     return verify(_registry_settings(params_path, registry_path).path)
 
 
-def monitor(current: str | None = None, alias: str | None = None, out: str | Path = "reports/monitor",
-            params_path: str | Path = "params.yaml") -> dict[str, Any]:
+def monitor(
+    current: str | None = None,
+    alias: str | None = None,
+    out: str | Path = "reports/monitor",
+    params_path: str | Path = "params.yaml",
+) -> dict[str, Any]:
     """Check a production batch against a model version's reference; write monitor.json and monitor.md."""
     from mlgate.monitor import run_monitor
 
@@ -91,23 +110,33 @@ def monitor_exit_code(result: dict[str, Any]) -> int:
     return exit_code(result)
 
 
-def retrain(data: str | Path, replace: bool = False, params_path: str | Path = "params.yaml",
-            branch: str | None = None) -> Any:
+def retrain(
+    data: str | Path,
+    replace: bool = False,
+    params_path: str | Path = "params.yaml",
+    branch: str | None = None,
+) -> Any:
     """Fold a labelled batch into the DVC-tracked data, reproduce, and commit on a new branch."""
     from mlgate.retrain import retrain as run_retrain
 
     return run_retrain(data, replace=replace, params_path=params_path, branch=branch)
 
 
-def materialise_data(to: str | Path | None = None, params_path: str | Path = "params.yaml", dvc: bool = True) -> Path:
+def materialise_data(
+    to: str | Path | None = None, params_path: str | Path = "params.yaml", dvc: bool = True
+) -> Path:
     """Write a bundled or python: data source to a CSV under data/raw/, DVC-tracked unless `dvc` is False."""
     from mlgate.retrain import materialise_data as write
 
     return write(to=to, params_path=params_path, dvc=dvc)
 
 
-def build_bento(params_path: str | Path = "params.yaml", version: str | None = None,
-                registry_sha256: str | None = None, lock_packages: bool | None = None) -> dict[str, Any]:
+def build_bento(
+    params_path: str | Path = "params.yaml",
+    version: str | None = None,
+    registry_sha256: str | None = None,
+    lock_packages: bool | None = None,
+) -> dict[str, Any]:
     """Build a self-contained bento of the repository's model; return its tag, path and labels."""
     from mlgate.config import load_params
     from mlgate.serving import bento
@@ -116,8 +145,10 @@ def build_bento(params_path: str | Path = "params.yaml", version: str | None = N
     return bento.build(repo, load_params(params_path), version, registry_sha256, lock_packages)
 
 
-def containerize(bento_tag: str, params_path: str | Path = "params.yaml", version: str | None = None) -> dict[str, Any]:
-    """Build the container image of a bento, named by serve.image and tagged with the git commit (and version)."""
+def containerize(
+    bento_tag: str, params_path: str | Path = "params.yaml", version: str | None = None
+) -> dict[str, Any]:
+    """Build the container image of a bento, named by serve.image, tagged with the commit and version."""
     from mlgate.config import load_params
     from mlgate.serving import bento
 

@@ -117,9 +117,17 @@ def cmd_registry_record(args: argparse.Namespace) -> int:
     from mlgate import api
 
     entry = api.registry_record(
-        **_registry_paths(args), version=args.version, pr=args.pr, run_url=args.run_url,
-        bento_tag=args.bento_tag, image=args.image, digest=args.digest, image_tags=tuple(args.image_tag),
-        gate_report=args.gate_report, reason=args.reason, tag=args.tag,
+        **_registry_paths(args),
+        version=args.version,
+        pr=args.pr,
+        run_url=args.run_url,
+        bento_tag=args.bento_tag,
+        image=args.image,
+        digest=args.digest,
+        image_tags=tuple(args.image_tag),
+        gate_report=args.gate_report,
+        reason=args.reason,
+        tag=args.tag,
     )
     if args.json:
         _print_json(entry)
@@ -176,9 +184,14 @@ def cmd_registry_verify(args: argparse.Namespace) -> int:
     return EXIT_CHECK_FAILED if problems else EXIT_OK
 
 
-def _add(subparsers: Any, name: str, handler: Handler, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+def _add(
+    subparsers: Any, name: str, handler: Handler, help_text: str, description: str | None = None
+) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        name, help=help_text, description=description or help_text, formatter_class=argparse.RawDescriptionHelpFormatter
+        name,
+        help=help_text,
+        description=description or help_text,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(handler=handler)
     return parser
@@ -188,23 +201,29 @@ def _params_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default="params.yaml", help="path of params.yaml (default: %(default)s)")
 
 
-def _registry_command(subparsers: Any, name: str, handler: Handler, help_text: str,
-                      description: str) -> argparse.ArgumentParser:
+def _registry_command(
+    subparsers: Any, name: str, handler: Handler, help_text: str, description: str
+) -> argparse.ArgumentParser:
     parser = _add(subparsers, name, handler, help_text, description)
     _params_option(parser)
-    parser.add_argument("--registry", default=None,
-                        help="path of the registry file (default: registry.path in params.yaml)")
+    parser.add_argument(
+        "--registry", default=None, help="path of the registry file (default: registry.path in params.yaml)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parser
 
 
 def _add_registry_record(commands: Any) -> None:
     record = _registry_command(
-        commands, "record", cmd_registry_record, "register the current model as a new version",
+        commands,
+        "record",
+        cmd_registry_record,
+        "register the current model as a new version",
         "Register the workspace's model (models/model.json, reports/metrics.json, dvc.lock).\n"
         "Exits 2 if the requested version is taken.\n\n"
         "Examples:\n  mlgate registry record\n"
-        "  mlgate registry record --version 4 --pr 12 --image ghcr.io/o/r --digest sha256:...")
+        "  mlgate registry record --version 4 --pr 12 --image ghcr.io/o/r --digest sha256:...",
+    )
     option = record.add_argument
     option("--version", type=int, default=None, help="the version to record (default: the next one)")
     option("--pr", type=int, default=None, help="the pull request that brought the model")
@@ -215,26 +234,44 @@ def _add_registry_record(commands: Any) -> None:
     option("--image-tag", action="append", default=[], help="a tag the image was pushed with (repeatable)")
     option("--gate-report", default=None, help="a gate JSON report to read the verdict from")
     option("--reason", default=None, help="why, for the events history")
-    option("--tag", action=argparse.BooleanOptionalAction, default=None,
-           help="also create the git tag <model>@v<version>.0.0 (default: registry.tag in params.yaml)")
+    option(
+        "--tag",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also create the git tag <model>@v<version>.0.0 (default: registry.tag in params.yaml)",
+    )
 
 
 def _add_registry_aliases(commands: Any) -> None:
     promote = _registry_command(
-        commands, "promote", cmd_registry_promote, "point an alias at a version",
-        "Point an alias at a version.\n\nExamples:\n  mlgate registry promote 3 --to production")
+        commands,
+        "promote",
+        cmd_registry_promote,
+        "point an alias at a version",
+        "Point an alias at a version.\n\nExamples:\n  mlgate registry promote 3 --to production",
+    )
     promote.add_argument("version", type=int, help="the version to promote")
     promote.add_argument("--to", required=True, help="the alias, such as production or staging")
     promote.add_argument("--reason", default=None, help="why, for the events history")
     rollback = _registry_command(
-        commands, "rollback", cmd_registry_rollback, "move an alias back to its previous version",
+        commands,
+        "rollback",
+        cmd_registry_rollback,
+        "move an alias back to its previous version",
         "Move an alias back to the previous version that held it (skipping deprecated ones).\n\n"
-        "Examples:\n  mlgate registry rollback --alias production --reason 'latency spike'")
-    rollback.add_argument("--alias", default="production",
-                          help="the alias to roll back (default: %(default)s)")
+        "Examples:\n  mlgate registry rollback --alias production --reason 'latency spike'",
+    )
+    rollback.add_argument(
+        "--alias", default="production", help="the alias to roll back (default: %(default)s)"
+    )
     rollback.add_argument("--reason", default=None, help="why, for the events history")
-    deprecate = _registry_command(commands, "deprecate", cmd_registry_deprecate, "retire a version",
-                                  "Retire a version no alias points at; it can no longer be promoted.")
+    deprecate = _registry_command(
+        commands,
+        "deprecate",
+        cmd_registry_deprecate,
+        "retire a version",
+        "Retire a version no alias points at; it can no longer be promoted.",
+    )
     deprecate.add_argument("version", type=int, help="the version to deprecate")
     deprecate.add_argument("--reason", default=None, help="why, for the events history")
 
@@ -242,29 +279,48 @@ def _add_registry_aliases(commands: Any) -> None:
 def _add_registry(subparsers: Any) -> None:
     """The `mlgate registry ...` command group."""
     group = subparsers.add_parser(
-        "registry", help="the git-tracked model registry (registry.yaml)",
+        "registry",
+        help="the git-tracked model registry (registry.yaml)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Record model versions, move aliases such as production, audit the history.\n\n"
-                    "Examples:\n  mlgate registry record --image ghcr.io/o/r --digest sha256:...\n"
-                    "  mlgate registry promote 3 --to production\n"
-                    "  mlgate registry rollback --alias production")
+        "Examples:\n  mlgate registry record --image ghcr.io/o/r --digest sha256:...\n"
+        "  mlgate registry promote 3 --to production\n"
+        "  mlgate registry rollback --alias production",
+    )
     commands = group.add_subparsers(title="registry commands", metavar="COMMAND", required=True)
-    _registry_command(commands, "list", cmd_registry_list, "list versions and aliases",
-                      "List every version with its primary metric, gate verdict, aliases and status.")
+    _registry_command(
+        commands,
+        "list",
+        cmd_registry_list,
+        "list versions and aliases",
+        "List every version with its primary metric, gate verdict, aliases and status.",
+    )
     show = _registry_command(
-        commands, "show", cmd_registry_show, "show one version in full",
+        commands,
+        "show",
+        cmd_registry_show,
+        "show one version in full",
         "Show one version: source, lineage, model, metrics with CIs, gate, bento and image.\n\n"
-        "Examples:\n  mlgate registry show 3\n  mlgate registry show production --json")
+        "Examples:\n  mlgate registry show 3\n  mlgate registry show production --json",
+    )
     show.add_argument("version", help="a version number or an alias such as production")
-    _registry_command(commands, "next-version", cmd_registry_next_version,
-                      "print the version the next record gets",
-                      "Print the version the next `record` gets; a deploy tags its image with it first.")
+    _registry_command(
+        commands,
+        "next-version",
+        cmd_registry_next_version,
+        "print the version the next record gets",
+        "Print the version the next `record` gets; a deploy tags its image with it first.",
+    )
     _add_registry_record(commands)
     _add_registry_aliases(commands)
     _registry_command(
-        commands, "verify", cmd_registry_verify, "check the registry; exit 1 listing each problem",
+        commands,
+        "verify",
+        cmd_registry_verify,
+        "check the registry; exit 1 listing each problem",
         "Check the schema, that aliases point at existing active versions, that versions and events\n"
-        "increase and agree, and that model files on disk (workspace or DVC cache) match their sha256.")
+        "increase and agree, and that model files on disk (workspace or DVC cache) match their sha256.",
+    )
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
@@ -289,10 +345,15 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     from mlgate import api
 
     done = api.retrain(args.data, replace=args.replace, params_path=args.params, branch=args.branch)
-    print(f"retrain: {done.source}: {done.rows_before} → {done.rows_after} rows; "
-          f"branch {done.branch} at {done.commit[:12]}")
-    print("pushed to the DVC remote" if done.pushed
-          else "no DVC remote configured: data and model stay in the local cache")
+    print(
+        f"retrain: {done.source}: {done.rows_before} → {done.rows_after} rows; "
+        f"branch {done.branch} at {done.commit[:12]}"
+    )
+    print(
+        "pushed to the DVC remote"
+        if done.pushed
+        else "no DVC remote configured: data and model stay in the local cache"
+    )
     return EXIT_OK
 
 
@@ -302,46 +363,80 @@ def cmd_materialise_data(args: argparse.Namespace) -> int:
 
     path = api.materialise_data(to=args.to, params_path=args.params, dvc=not args.git)
     tracked = f"{path} (keep it in git: git add {path})" if args.git else f"{path} and {path}.dvc"
-    print(f"wrote {tracked}; now set data.source: {path} in params.yaml "
-          "and add it to the data stage's deps in dvc.yaml")
+    print(
+        f"wrote {tracked}; now set data.source: {path} in params.yaml "
+        "and add it to the data stage's deps in dvc.yaml"
+    )
     return EXIT_OK
 
 
 def _add_monitoring(subparsers: Any) -> None:
     """The `monitor`, `retrain` and `materialise-data` commands."""
-    monitor = _add(subparsers, "monitor", cmd_monitor, "check production data for drift; exit 1 on alarm",
-                   "Compare a batch of production data (CSV, Parquet or the service's JSONL log) with the\n"
-                   "reference profile of the model version holding an alias: drift per feature (PSI and\n"
-                   "chi-square, corrected for multiple testing), missing rates, unseen categories, schema,\n"
-                   "and metrics when the batch carries labels. Writes monitor.json and monitor.md.\n"
-                   "Exit codes: 0 healthy, 1 alarm, 2 bad input.\n\n"
-                   "Examples:\n  mlgate monitor --current data/production/2026-11.parquet\n"
-                   "  mlgate monitor --current 'logs/*.jsonl' --alias staging --out reports/monitor")
-    monitor.add_argument("--current", default=None,
-                         help="the batch: a CSV, Parquet or JSONL file, a glob of them, or python:<module>:<function> "
-                              "(default: monitor.current in params.yaml)")
-    monitor.add_argument("--alias", default=None,
-                         help="registry alias of the reference version (default: monitor.alias in params.yaml)")
-    monitor.add_argument("--out", default="reports/monitor", help="folder for monitor.json and monitor.md (default: %(default)s)")
+    monitor = _add(
+        subparsers,
+        "monitor",
+        cmd_monitor,
+        "check production data for drift; exit 1 on alarm",
+        "Compare a batch of production data (CSV, Parquet or the service's JSONL log) with the\n"
+        "reference profile of the model version holding an alias: drift per feature (PSI and\n"
+        "chi-square, corrected for multiple testing), missing rates, unseen categories, schema,\n"
+        "and metrics when the batch carries labels. Writes monitor.json and monitor.md.\n"
+        "Exit codes: 0 healthy, 1 alarm, 2 bad input.\n\n"
+        "Examples:\n  mlgate monitor --current data/production/2026-11.parquet\n"
+        "  mlgate monitor --current 'logs/*.jsonl' --alias staging --out reports/monitor",
+    )
+    monitor.add_argument(
+        "--current",
+        default=None,
+        help="the batch: a CSV, Parquet or JSONL file, a glob of them, or python:<module>:<function> "
+        "(default: monitor.current in params.yaml)",
+    )
+    monitor.add_argument(
+        "--alias",
+        default=None,
+        help="registry alias of the reference version (default: monitor.alias in params.yaml)",
+    )
+    monitor.add_argument(
+        "--out",
+        default="reports/monitor",
+        help="folder for monitor.json and monitor.md (default: %(default)s)",
+    )
     _params_option(monitor)
-    retrain = _add(subparsers, "retrain", cmd_retrain, "add a labelled batch to the data and retrain on a new branch",
-                   "Append a labelled batch to the DVC-tracked CSV in data.source (or replace it), then\n"
-                   "`dvc add`, `mlgate validate`, `dvc repro`, `dvc push` when a remote is configured, and\n"
-                   "commit on a new branch, ready to open as a pull request.\n\n"
-                   "Examples:\n  mlgate retrain --data labelled-2026-11.csv\n  mlgate retrain --data fresh.parquet --replace")
-    retrain.add_argument("--data", required=True, help="the labelled batch, CSV or Parquet, with the data file's columns")
+    retrain = _add(
+        subparsers,
+        "retrain",
+        cmd_retrain,
+        "add a labelled batch to the data and retrain on a new branch",
+        "Append a labelled batch to the DVC-tracked CSV in data.source (or replace it), then\n"
+        "`dvc add`, `mlgate validate`, `dvc repro`, `dvc push` when a remote is configured, and\n"
+        "commit on a new branch, ready to open as a pull request.\n\n"
+        "Examples:\n  mlgate retrain --data labelled-2026-11.csv\n"
+        "  mlgate retrain --data fresh.parquet --replace",
+    )
+    retrain.add_argument(
+        "--data", required=True, help="the labelled batch, CSV or Parquet, with the data file's columns"
+    )
     retrain.add_argument("--replace", action="store_true", help="replace the data instead of appending to it")
-    retrain.add_argument("--branch", default=None, help="name of the new branch (default: mlgate/retrain-<UTC time>)")
+    retrain.add_argument(
+        "--branch", default=None, help="name of the new branch (default: mlgate/retrain-<UTC time>)"
+    )
     _params_option(retrain)
-    materialise = _add(subparsers, "materialise-data", cmd_materialise_data,
-                       "write a bundled or python: data source to a DVC-tracked CSV",
-                       "Write the data source named in params.yaml (sklearn: or python:) once to a CSV under\n"
-                       "data/raw/ and `dvc add` it (or, with --git, leave it to git), so that `mlgate retrain`\n"
-                       "has a file to grow.\n\n"
-                       "Examples:\n  mlgate materialise-data\n  mlgate materialise-data --to data/raw/cancer.csv")
+    materialise = _add(
+        subparsers,
+        "materialise-data",
+        cmd_materialise_data,
+        "write a bundled or python: data source to a DVC-tracked CSV",
+        "Write the data source named in params.yaml (sklearn: or python:) once to a CSV under\n"
+        "data/raw/ and `dvc add` it (or, with --git, leave it to git), so that `mlgate retrain`\n"
+        "has a file to grow.\n\n"
+        "Examples:\n  mlgate materialise-data\n  mlgate materialise-data --to data/raw/cancer.csv",
+    )
     materialise.add_argument("--to", default=None, help="the CSV to write (default: data/raw/<dataset>.csv)")
-    materialise.add_argument("--git", action="store_true",
-                             help="leave the CSV to git instead of `dvc add` (repositories without a DVC remote)")
+    materialise.add_argument(
+        "--git",
+        action="store_true",
+        help="leave the CSV to git instead of `dvc add` (repositories without a DVC remote)",
+    )
     _params_option(materialise)
 
 
@@ -349,8 +444,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     """Build the self-contained bento."""
     from mlgate import api
 
-    result = api.build_bento(params_path=args.params, version=args.model_version,
-                             registry_sha256=args.registry_sha256, lock_packages=args.lock_packages)
+    result = api.build_bento(
+        params_path=args.params,
+        version=args.model_version,
+        registry_sha256=args.registry_sha256,
+        lock_packages=args.lock_packages,
+    )
     if args.json:
         _print_json(result)
     else:
@@ -381,31 +480,55 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _add_serving(subparsers: Any) -> None:
     """`build`, `containerize` and `serve`."""
-    build = _add(subparsers, "build", cmd_build, "build a self-contained bento of the model",
-                 "Build a BentoML bento that carries the model files, their settings and this mlgate release, "
-                 "so `docker build -f env/docker/Dockerfile <bento path>` needs nothing else.\n\n"
-                 "Examples:\n  mlgate build\n  mlgate build --model-version 3 --json")
-    build.add_argument("--model-version", default=None, help="model version to label the bento with (e.g. from the registry)")
-    build.add_argument("--registry-sha256", default=None,
-                       help="sha256 the registry records for the model; the build and the service refuse any other file")
-    build.add_argument("--lock-packages", action=argparse.BooleanOptionalAction, default=None,
-                       help="lock every Python package against the index (default: serve.lock_packages)")
+    build = _add(
+        subparsers,
+        "build",
+        cmd_build,
+        "build a self-contained bento of the model",
+        "Build a BentoML bento that carries the model files, their settings and this mlgate release, "
+        "so `docker build -f env/docker/Dockerfile <bento path>` needs nothing else.\n\n"
+        "Examples:\n  mlgate build\n  mlgate build --model-version 3 --json",
+    )
+    build.add_argument(
+        "--model-version", default=None, help="model version to label the bento with (e.g. from the registry)"
+    )
+    build.add_argument(
+        "--registry-sha256",
+        default=None,
+        help="sha256 the registry records for the model; the build and the service refuse any other file",
+    )
+    build.add_argument(
+        "--lock-packages",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="lock every Python package against the index (default: serve.lock_packages)",
+    )
     build.add_argument("--json", action="store_true", help="print the tag, path and labels as JSON")
     _params_option(build)
 
-    containerize = _add(subparsers, "containerize", cmd_containerize, "build the container image of a bento",
-                        "Build a container image of a bento with `bentoml containerize`, named by serve.image "
-                        "(default ghcr.io/<owner>/<repo>) and tagged with the git commit and the version.\n"
-                        "Needs a running container engine (Docker).\n\n"
-                        "Examples:\n  mlgate containerize my-model:latest --model-version 3")
+    containerize = _add(
+        subparsers,
+        "containerize",
+        cmd_containerize,
+        "build the container image of a bento",
+        "Build a container image of a bento with `bentoml containerize`, named by serve.image "
+        "(default ghcr.io/<owner>/<repo>) and tagged with the git commit and the version.\n"
+        "Needs a running container engine (Docker).\n\n"
+        "Examples:\n  mlgate containerize my-model:latest --model-version 3",
+    )
     containerize.add_argument("bento", help="the bento tag printed by `mlgate build`")
     containerize.add_argument("--model-version", default=None, help="also tag the image with this version")
     containerize.add_argument("--json", action="store_true", help="print the image name and tags as JSON")
     _params_option(containerize)
 
-    serve = _add(subparsers, "serve", cmd_serve, "serve the current model locally, for development",
-                 "Serve the repository's current model with BentoML in the foreground (Ctrl-C stops it).\n\n"
-                 "Examples:\n  mlgate serve\n  mlgate serve --port 8080")
+    serve = _add(
+        subparsers,
+        "serve",
+        cmd_serve,
+        "serve the current model locally, for development",
+        "Serve the repository's current model with BentoML in the foreground (Ctrl-C stops it).\n\n"
+        "Examples:\n  mlgate serve\n  mlgate serve --port 8080",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default: %(default)s)")
     _params_option(serve)
@@ -434,22 +557,32 @@ def cmd_init(args: argparse.Namespace) -> int:
 def _add_init(subparsers: Any) -> None:
     """The `mlgate init` command."""
     init = _add(
-        subparsers, "init", cmd_init, "adopt mlgate in this repository (writes only missing files)",
+        subparsers,
+        "init",
+        cmd_init,
+        "adopt mlgate in this repository (writes only missing files)",
         "Write a starter params.yaml and dvc.yaml, an empty registry.yaml, .mlgate/version, the three\n"
         "workflows (pull request, deploy, promote) pinned to this mlgate release by commit, the\n"
         ".gitignore entries, and run `dvc init` when needed. An existing file is never overwritten:\n"
         "init says it skipped it, so running it again changes nothing.\n\n"
         "Examples:\n  mlgate init\n  mlgate init --check\n"
-        "  mlgate init --mlgate-repository acme/mlgate --mlgate-ref <40-hex sha>")
-    init.add_argument("--check", action="store_true",
-                      help="write nothing; list what is missing and exit 1 when anything is")
+        "  mlgate init --mlgate-repository acme/mlgate --mlgate-ref <40-hex sha>",
+    )
+    init.add_argument(
+        "--check", action="store_true", help="write nothing; list what is missing and exit 1 when anything is"
+    )
     init.add_argument("--path", default=".", help="a folder inside the repository (default: %(default)s)")
-    init.add_argument("--mlgate-repository", default=None,
-                      help="owner/name of mlgate on GitHub, whose reusable workflows are called "
-                           "(default: the official repository)")
-    init.add_argument("--mlgate-ref", default=None,
-                      help="commit the workflows pin (default: the commit of this release's tag, "
-                           "read with git ls-remote)")
+    init.add_argument(
+        "--mlgate-repository",
+        default=None,
+        help="owner/name of mlgate on GitHub, whose reusable workflows are called "
+        "(default: the official repository)",
+    )
+    init.add_argument(
+        "--mlgate-ref",
+        default=None,
+        help="commit the workflows pin (default: the commit of this release's tag, read with git ls-remote)",
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -497,7 +630,10 @@ NO_REPRODUCE_HELP = (
 def _add_report(subparsers: Any) -> None:
     """`report` and `gate`."""
     report = _add(
-        subparsers, "report", cmd_report, "compare the workspace with a base revision (the PR report)",
+        subparsers,
+        "report",
+        cmd_report,
+        "compare the workspace with a base revision (the PR report)",
         "Compare the workspace (the PR head after `dvc repro`) with a base revision: gate status,\n"
         "metrics with the CI of each Δ, params and data changes, sliced metrics, Mermaid plots.\n\n"
         "On a terminal it prints a rich rendering; piped, or with --format, markdown or JSON.\n\n"
@@ -505,16 +641,26 @@ def _add_report(subparsers: Any) -> None:
         "  mlgate report --base main --format json > report.json",
     )
     report.add_argument("--base", required=True, help=BASE_HELP)
-    report.add_argument("--out", help="write the report to this file (markdown also gets an untruncated "
-                                      "<name>.full.md beside it) and print the terminal rendering")
+    report.add_argument(
+        "--out",
+        help="write the report to this file (markdown also gets an untruncated "
+        "<name>.full.md beside it) and print the terminal rendering",
+    )
     report.add_argument("--format", choices=["md", "json"], help="md (GitHub markdown) or json (default: md)")
-    report.add_argument("--max-chars", type=int, default=60_000,
-                        help="keep the markdown within this many characters, for a GitHub comment; "
-                             "0 for no limit (default: %(default)s)")
+    report.add_argument(
+        "--max-chars",
+        type=int,
+        default=60_000,
+        help="keep the markdown within this many characters, for a GitHub comment; "
+        "0 for no limit (default: %(default)s)",
+    )
     report.add_argument("--no-reproduce", dest="reproduce", action="store_false", help=NO_REPRODUCE_HELP)
     _params_option(report)
     gate = _add(
-        subparsers, "gate", cmd_gate, "check the quality gates of params.yaml; exit 1 when one fails",
+        subparsers,
+        "gate",
+        cmd_gate,
+        "check the quality gates of params.yaml; exit 1 when one fails",
         "Check the `gates:` of params.yaml against the workspace and the base revision.\n"
         "Exit 0 when every gate passes, 1 when one fails, 2 on bad input.\n"
         "The report's headline shows the same verdict, computed by the same code.\n\n"
@@ -522,29 +668,48 @@ def _add_report(subparsers: Any) -> None:
     )
     source = gate.add_mutually_exclusive_group(required=True)
     source.add_argument("--base", help=BASE_HELP)
-    source.add_argument("--report", help="take the verdict from a report written by "
-                                         "`mlgate report --format json` instead of computing it again")
+    source.add_argument(
+        "--report",
+        help="take the verdict from a report written by "
+        "`mlgate report --format json` instead of computing it again",
+    )
     gate.add_argument("--no-reproduce", dest="reproduce", action="store_false", help=NO_REPRODUCE_HELP)
     _params_option(gate)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; every command and option carries help text."""
-    parser = argparse.ArgumentParser(prog="mlgate", description="CI-native MLOps: DVC pipeline, PR reports, gates, deploys.")
-    parser.add_argument("--version", action="version", version=f"mlgate {__version__}", help="print the version and exit")
-    parser.add_argument("--traceback", action="store_true", help="re-raise errors with a traceback, for debugging")
+    parser = argparse.ArgumentParser(
+        prog="mlgate", description="CI-native MLOps: DVC pipeline, PR reports, gates, deploys."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"mlgate {__version__}", help="print the version and exit"
+    )
+    parser.add_argument(
+        "--traceback", action="store_true", help="re-raise errors with a traceback, for debugging"
+    )
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
-    validate = _add(subparsers, "validate", cmd_validate, "check params.yaml and dvc.yaml",
-                    "Check params.yaml against its schema and dvc.yaml against params.yaml.\n\n"
-                    "Also refreshes .mlgate/version, which ties cached stage results to this mlgate release.\n\n"
-                    "Examples:\n  mlgate validate\n  mlgate validate --params other.yaml")
+    validate = _add(
+        subparsers,
+        "validate",
+        cmd_validate,
+        "check params.yaml and dvc.yaml",
+        "Check params.yaml against its schema and dvc.yaml against params.yaml.\n\n"
+        "Also refreshes .mlgate/version, which ties cached stage results to this mlgate release.\n\n"
+        "Examples:\n  mlgate validate\n  mlgate validate --params other.yaml",
+    )
     _params_option(validate)
     validate.add_argument("--dvc", default="dvc.yaml", help="path of dvc.yaml (default: %(default)s)")
 
-    stage = _add(subparsers, "stage", cmd_stage, "run one pipeline stage",
-                 "Run one pipeline stage. dvc.yaml calls these; run `dvc repro` rather than calling them.\n\n"
-                 "Examples:\n  mlgate stage data\n  mlgate stage evaluate")
+    stage = _add(
+        subparsers,
+        "stage",
+        cmd_stage,
+        "run one pipeline stage",
+        "Run one pipeline stage. dvc.yaml calls these; run `dvc repro` rather than calling them.\n\n"
+        "Examples:\n  mlgate stage data\n  mlgate stage evaluate",
+    )
     stage.add_argument("name", choices=["data", "train", "evaluate"], help="the stage to run")
     _params_option(stage)
     _add_registry(subparsers)

@@ -118,7 +118,9 @@ def _describe(error: ValidationError) -> tuple[FieldPath, str]:
 def validate_document(document: YamlDocument, schema_name: str) -> None:
     """Validate a parsed document against a shipped schema; raise one ConfigError listing every problem."""
     validator = Draft202012Validator(load_schema(schema_name))
-    errors = sorted(validator.iter_errors(document.data), key=lambda e: document.line_of(tuple(e.absolute_path)))
+    errors = sorted(
+        validator.iter_errors(document.data), key=lambda e: document.line_of(tuple(e.absolute_path))
+    )
     if not errors:
         return
     lines = []

@@ -15,6 +15,15 @@ from typing import Any
 CHUNK = 1 << 20
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone gives 0600
+
+
 def sha256_file(path: str | Path) -> str:
     """Return the hex sha256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -53,6 +62,7 @@ def _temp_beside(path: Path) -> Iterator[Path]:
     """Yield a temp path in the target's folder; the caller renames it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, FILE_MODE)
     os.close(fd)
     temp = Path(name)
     try:
@@ -94,6 +104,7 @@ class OutputSet:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.fchmod(fd, FILE_MODE)
         os.close(fd)
         self._pending.append((Path(name), target))
         write(Path(name))

@@ -82,6 +82,14 @@ def repository_root(path: Path) -> Path:
     return Path(top)
 
 
+def default_branch(root: Path) -> str:
+    """The branch deploys run on: origin's default branch, else the current one, else main."""
+    remote_head = _git(root, "symbolic-ref", "--short", "refs/remotes/origin/HEAD")
+    if remote_head.startswith("origin/"):
+        return remote_head.removeprefix("origin/")
+    return _git(root, "symbolic-ref", "--short", "HEAD") or "main"
+
+
 def _registry_text(root: Path) -> str:
     from mlgate.registry import Registry, dumps
     from mlgate.registry.lineage import default_model_name
@@ -100,7 +108,7 @@ def _files(root: Path, repository: str, ref: str | None) -> dict[str, str | None
         "VERSION": __version__,
         "DOCS_URL": docs,
         "SCHEMA_URL": schema,
-        "BRANCH": _git(root, "symbolic-ref", "--short", "HEAD") or "main",
+        "BRANCH": default_branch(root),
     }
     files: dict[str, str | None] = {
         "params.yaml": _fill(_template("params.yaml"), values),

@@ -159,7 +159,9 @@ SCORERS: dict[str, Callable[[Predictions, np.ndarray], np.ndarray]] = {
 }
 
 
-def score(names: list[str], predictions: Predictions, weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def score(
+    names: list[str], predictions: Predictions, weights: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Every named metric for each row of `weights` (resamples × rows); ones when omitted."""
     w = np.ones((1, predictions.rows)) if weights is None else weights
     return {name: SCORERS[name](predictions, w) for name in names}

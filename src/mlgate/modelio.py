@@ -66,7 +66,10 @@ def canonical_skops(archive: bytes) -> bytes:
     schema = source.read("schema.json").decode("utf-8")
     order = dict.fromkeys(re.findall(r'"__id__": (\d+)', schema))
     numbering = {old: str(new) for new, old in enumerate(order, start=1)}
-    renumber = lambda match: match.group(0).replace(match.group(1), numbering.get(match.group(1), match.group(1)))  # noqa: E731
+
+    def renumber(match: re.Match[str]) -> str:
+        return match.group(0).replace(match.group(1), numbering.get(match.group(1), match.group(1)))
+
     schema = re.sub(r'"__id__": (\d+)', renumber, schema)
     schema = re.sub(r'"(\d+)\.npy"', renumber, schema)
     output = io.BytesIO()

@@ -26,7 +26,7 @@ def _records(frame: pd.DataFrame, digits: int = 6) -> list[dict[str, Any]]:
 def binary_scores(table: pd.DataFrame, classes: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Positive-class scores and 0/1 truth; one-vs-rest pooled over classes for multiclass."""
     proba = table[[f"proba_{c}" for c in classes]].to_numpy(float)
-    truth = (table["target"].astype(str).to_numpy()[:, None] == np.array([str(c) for c in classes])[None, :])
+    truth = table["target"].astype(str).to_numpy()[:, None] == np.array([str(c) for c in classes])[None, :]
     if len(classes) == 2:
         return proba[:, 1], truth[:, 1].astype(int)
     return proba.ravel(), truth.ravel().astype(int)

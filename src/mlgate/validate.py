@@ -27,7 +27,12 @@ def _param_keys(entry: Any, params_file: str) -> list[str]:
     if isinstance(entry, str):
         return [entry]
     if isinstance(entry, dict):
-        return [key for file, keys in entry.items() if Path(file).name == Path(params_file).name for key in keys or []]
+        return [
+            key
+            for file, keys in entry.items()
+            if Path(file).name == Path(params_file).name
+            for key in keys or []
+        ]
     return []
 
 
@@ -40,7 +45,9 @@ def _command(stage: dict[str, Any]) -> list[str]:
         return []
 
 
-def _stage_problems(dvc: YamlDocument, name: str, stage: Any, raw_params: dict[str, Any], params_file: str) -> list[str]:
+def _stage_problems(
+    dvc: YamlDocument, name: str, stage: Any, raw_params: dict[str, Any], params_file: str
+) -> list[str]:
     if not isinstance(stage, dict):
         return [str(dvc.error(("stages", name), "expected a mapping with cmd, deps, params, outs"))]
     problems = []
@@ -64,7 +71,9 @@ def _source_problems(dvc: YamlDocument, stages: dict[str, Any], params: dict[str
         if isinstance(stage, dict) and _command(stage)[:3] == ["mlgate", "stage", "data"]:
             deps = [str(d) for d in stage.get("deps") or []]
             if source not in deps:
-                return [str(dvc.error(("stages", name, "deps"), f"data.source {source!r} must be listed in deps"))]
+                return [
+                    str(dvc.error(("stages", name, "deps"), f"data.source {source!r} must be listed in deps"))
+                ]
     return []
 
 
@@ -78,7 +87,11 @@ def validate_project(params_path: str | Path = "params.yaml", dvc_path: str | Pa
         if not isinstance(stages, dict) or not stages:
             raise dvc.error(("stages",), "expected a mapping of stages")
         raw = read_yaml(params_path).data
-        problems = [p for name, stage in stages.items() for p in _stage_problems(dvc, name, stage, raw, Path(params_path).name)]
+        problems = [
+            p
+            for name, stage in stages.items()
+            for p in _stage_problems(dvc, name, stage, raw, Path(params_path).name)
+        ]
         problems += _source_problems(dvc, stages, params)
         if problems:
             raise ConfigError("\n".join(problems))

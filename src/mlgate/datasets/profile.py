@@ -45,7 +45,9 @@ def _numeric_stats(values: pd.Series) -> dict[str, float]:
     }
 
 
-def data_summary(train: pd.DataFrame, test: pd.DataFrame, schema: FeatureSchema, data_hash: str) -> dict[str, Any]:
+def data_summary(
+    train: pd.DataFrame, test: pd.DataFrame, schema: FeatureSchema, data_hash: str
+) -> dict[str, Any]:
     """What reports/data.json holds: sizes, target balance or stats, and content hashes."""
     target = pd.concat([train[schema.target], test[schema.target]], ignore_index=True)
     return {
@@ -64,7 +66,11 @@ def data_summary(train: pd.DataFrame, test: pd.DataFrame, schema: FeatureSchema,
 def numeric_profile(values: pd.Series, bins: int) -> dict[str, Any]:
     """Counts over the column's own quantile bins; the edges are stored for the monitor."""
     clean = values.dropna().to_numpy(dtype=float)
-    profile: dict[str, Any] = {"kind": "numeric", "null_rate": float(values.isna().mean()), **_numeric_stats(values)}
+    profile: dict[str, Any] = {
+        "kind": "numeric",
+        "null_rate": float(values.isna().mean()),
+        **_numeric_stats(values),
+    }
     if clean.size == 0:
         return {**profile, "edges": [], "counts": []}
     inner = np.unique(np.quantile(clean, np.linspace(0, 1, bins + 1)[1:-1]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,11 +158,10 @@ def _dvc_reader(root: Path, sha: str) -> Reader:
         ) from None
 
     def read(path: str) -> bytes | None:
+        # DVC signals a missing object in many ways (PathMissingError, DataIndexDirError, OSError)
         try:
             data: bytes = dvc.api.read(path, repo=str(root), rev=sha, mode="rb")
-        except (
-            Exception
-        ):  # DVC signals a missing object in many ways (PathMissingError, DataIndexDirError, OSError)
+        except Exception:
             return None
         return data
 
@@ -227,13 +227,18 @@ def reproduce_in_worktree(root: Path, sha: str) -> Outputs:
         git(root, "worktree", "add", "--detach", "--quiet", str(tree), sha)
         try:
             (tree / ".dvc" / "config.local").write_text(f"[cache]\n    dir = {cache}\n", encoding="utf-8")
-            bindir = Path(sys.executable).parent
-            for command in ([str(bindir / "mlgate"), "validate"], [str(bindir / "dvc"), "repro", "--quiet"]):
+            for command in ([_tool("mlgate"), "validate"], [_tool("dvc"), "repro", "--quiet"]):
                 _run_in(tree, command)
             return load_outputs(_file_reader(tree), Outputs("worktree", mlgate_version=__version__))
         finally:
             git(root, "worktree", "remove", "--force", str(tree), check=False)
             git(root, "worktree", "prune", check=False)
+
+
+def _tool(name: str) -> str:
+    """A console script beside the running Python (the same install), else the one on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
 
 
 def _run_in(tree: Path, command: list[str]) -> None:

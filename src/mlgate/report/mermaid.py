@@ -71,7 +71,7 @@ def key(base_rev: str, has_base: bool, has_pr: bool = True, extra: str = "") -> 
     """The text key GitHub's missing legend needs."""
     parts = []
     if has_base:
-        parts.append(f"grey = base `{base_rev}`")
+        parts.append(f"grey = base `{base_rev}` (drawn first)")
     if has_pr:
         parts.append("blue = this PR")
     return "<sub>Key: " + ", ".join(parts) + (f", {extra}" if extra else "") + ".</sub>"

@@ -38,7 +38,9 @@ def add_row_ids(frame: pd.DataFrame, id_column: str | None, content: pd.Series) 
     return frame.assign(**{ROW_ID: ids.to_numpy().view(np.int64)})
 
 
-def split(frame: pd.DataFrame, schema: FeatureSchema, settings: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(
+    frame: pd.DataFrame, schema: FeatureSchema, settings: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seeded train/test split, stratified for classification."""
     from sklearn.model_selection import train_test_split
 
@@ -78,4 +80,7 @@ def run(params: dict[str, Any]) -> None:
         outputs.json(SCHEMA_FILE, schema.to_dict())
         outputs.json(DATA_REPORT, summary)
         outputs.json(REFERENCE_PROFILE, profile)
-    print(f"data: {summary['train_rows']} train / {summary['test_rows']} test rows, {summary['columns']} features")
+    print(
+        f"data: {summary['train_rows']} train / {summary['test_rows']} test rows, "
+        f"{summary['columns']} features"
+    )

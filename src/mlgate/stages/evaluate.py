@@ -12,7 +12,14 @@ import pandas as pd
 from mlgate.datasets.schema import ROW_ID, FeatureSchema
 from mlgate.errors import DataValidationError
 from mlgate.fsio import output_set
-from mlgate.metrics import NEEDS_PROBA, Predictions, bootstrap_intervals, metric_names, point_scores, primary_metric
+from mlgate.metrics import (
+    NEEDS_PROBA,
+    Predictions,
+    bootstrap_intervals,
+    metric_names,
+    point_scores,
+    primary_metric,
+)
 from mlgate.modelio import load_model
 from mlgate.plots import classification_plots, importance_plot, regression_plots
 from mlgate.progress import step
@@ -41,7 +48,9 @@ def proba_column(label: Any) -> str:
     return f"proba_{label}"
 
 
-def predict_frame(model: Any, test: pd.DataFrame, schema: FeatureSchema, card: dict[str, Any]) -> pd.DataFrame:
+def predict_frame(
+    model: Any, test: pd.DataFrame, schema: FeatureSchema, card: dict[str, Any]
+) -> pd.DataFrame:
     """Per-row predictions keyed by row id: target, prediction and class probabilities."""
     features = test[schema.features]
     out = pd.DataFrame({ROW_ID: test[ROW_ID].to_numpy(), "target": test[schema.target].to_numpy()})
@@ -88,12 +97,16 @@ def metric_block(names: list[str], predictions: Predictions, bootstrap: dict[str
     return block
 
 
-def slice_metrics(names: list[str], predictions: Predictions, test: pd.DataFrame, columns: list[str]) -> dict[str, Any]:
+def slice_metrics(
+    names: list[str], predictions: Predictions, test: pd.DataFrame, columns: list[str]
+) -> dict[str, Any]:
     """Metrics per group of each slice column, and the largest gap between groups."""
     result: dict[str, Any] = {}
     for column in columns:
         if column not in test.columns:
-            raise DataValidationError(f"params.yaml: evaluate.slices: {column!r} is not a column of the test set")
+            raise DataValidationError(
+                f"params.yaml: evaluate.slices: {column!r} is not a column of the test set"
+            )
         groups = test[column].astype(str).where(test[column].notna(), "(missing)")
         top = groups.value_counts().index[:MAX_SLICE_GROUPS]
         per_group = {}
@@ -108,7 +121,9 @@ def slice_metrics(names: list[str], predictions: Predictions, test: pd.DataFrame
     return result
 
 
-def permutation_importance(model: Any, test: pd.DataFrame, schema: FeatureSchema, params: dict[str, Any], classes: int) -> pd.DataFrame:
+def permutation_importance(
+    model: Any, test: pd.DataFrame, schema: FeatureSchema, params: dict[str, Any], classes: int
+) -> pd.DataFrame:
     """Permutation importance of each feature on a capped, seeded sample of the test set."""
     from sklearn.inspection import permutation_importance as sk_permutation_importance
 
@@ -117,10 +132,17 @@ def permutation_importance(model: Any, test: pd.DataFrame, schema: FeatureSchema
     scorer = SCORING[primary_metric(params)][1 if classes > 2 else 0]
     with step(f"permutation importance on {len(sample)} rows"):
         result = sk_permutation_importance(
-            model, sample[schema.features], sample[schema.target], scoring=scorer,
-            n_repeats=settings["repeats"], random_state=settings["seed"], n_jobs=1,
+            model,
+            sample[schema.features],
+            sample[schema.target],
+            scoring=scorer,
+            n_repeats=settings["repeats"],
+            random_state=settings["seed"],
+            n_jobs=1,
         )
-    frame = pd.DataFrame({"feature": schema.features, "importance": result.importances_mean, "std": result.importances_std})
+    frame = pd.DataFrame(
+        {"feature": schema.features, "importance": result.importances_mean, "std": result.importances_std}
+    )
     return frame.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -137,9 +159,15 @@ def run(params: dict[str, Any]) -> None:
     metrics["n_test"] = predictions.rows
     if params["evaluate"]["slices"]:
         metrics["slices"] = slice_metrics(names, predictions, test, params["evaluate"]["slices"])
-    plots = classification_plots(table, card["classes"]) if schema.task == "classification" else regression_plots(table)
+    plots = (
+        classification_plots(table, card["classes"])
+        if schema.task == "classification"
+        else regression_plots(table)
+    )
     if params["evaluate"]["permutation_importance"]["enabled"]:
-        plots["importance.json"] = importance_plot(permutation_importance(model, test, schema, params, len(card["classes"])))
+        plots["importance.json"] = importance_plot(
+            permutation_importance(model, test, schema, params, len(card["classes"]))
+        )
     _write(metrics, table, plots)
     summary = ", ".join(f"{n}={metrics[n]['value']:.4f}" for n in names)
     print(f"evaluate: {summary}")

@@ -27,7 +27,9 @@ def estimator_class(path: str) -> type:
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"params.yaml: model.estimator: cannot import {path!r}: {exc}") from None
     if not (inspect.isclass(cls) and hasattr(cls, "fit") and hasattr(cls, "get_params")):
-        raise ConfigError(f"params.yaml: model.estimator: {path!r} is not a scikit-learn-compatible estimator class")
+        raise ConfigError(
+            f"params.yaml: model.estimator: {path!r} is not a scikit-learn-compatible estimator class"
+        )
     return cls
 
 
@@ -68,7 +70,9 @@ def build_pipeline(model: dict[str, Any], schema: FeatureSchema) -> Any:
     categorical_steps = [("impute", SimpleImputer(strategy="most_frequent")), ("encode", encoder)]
     transformers = []
     if schema.numeric:
-        transformers.append(("numeric", Pipeline(numeric_steps) if numeric_steps else "passthrough", list(schema.numeric)))
+        transformers.append(
+            ("numeric", Pipeline(numeric_steps) if numeric_steps else "passthrough", list(schema.numeric))
+        )
     if schema.categorical:
         transformers.append(("categorical", Pipeline(categorical_steps), list(schema.categorical)))
     columns = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
@@ -87,22 +91,29 @@ def categorical_features(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataF
     """Categorical columns as strings, so the model sees the same type in training and serving."""
     if not schema.categorical:
         return frame
-    converted = {c: frame[c].astype("string").astype(object).where(frame[c].notna(), None) for c in schema.categorical}
+    converted = {
+        c: frame[c].astype("string").astype(object).where(frame[c].notna(), None) for c in schema.categorical
+    }
     return frame.assign(**converted)
 
 
-def model_card(pipeline: Any, frame: pd.DataFrame, schema: FeatureSchema, model: dict[str, Any]) -> dict[str, Any]:
+def model_card(
+    pipeline: Any, frame: pd.DataFrame, schema: FeatureSchema, model: dict[str, Any]
+) -> dict[str, Any]:
     """Everything needed to serve and audit the model, except the sha256 added after saving."""
     classes = [_plain(c) for c in getattr(pipeline, "classes_", [])]
     return {
         "task": schema.task,
         "target": schema.target,
         "estimator": model["estimator"],
-        "features": [
-            {"name": c, "kind": "numeric", "dtype": str(frame[c].dtype)} for c in schema.numeric
-        ]
+        "features": [{"name": c, "kind": "numeric", "dtype": str(frame[c].dtype)} for c in schema.numeric]
         + [
-            {"name": c, "kind": "categorical", "dtype": "string", "categories": sorted(frame[c].dropna().unique().tolist())}
+            {
+                "name": c,
+                "kind": "categorical",
+                "dtype": "string",
+                "categories": sorted(frame[c].dropna().unique().tolist()),
+            }
             for c in schema.categorical
         ],
         "classes": classes,
@@ -125,10 +136,15 @@ def run(params: dict[str, Any]) -> None:
         try:
             pipeline.fit(frame[schema.features], frame[schema.target])
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"params.yaml: model: {params['model']['estimator']} failed to fit: {exc}") from None
+            raise ConfigError(
+                f"params.yaml: model: {params['model']['estimator']} failed to fit: {exc}"
+            ) from None
     card = model_card(pipeline, frame, schema, params["model"])
     with output_set() as outputs:
         outputs.add(MODEL_FILE, lambda temp: save_model(pipeline, temp))
-        card.update(sha256=sha256_file(outputs.pending_path(MODEL_FILE)), size=outputs.pending_path(MODEL_FILE).stat().st_size)
+        card.update(
+            sha256=sha256_file(outputs.pending_path(MODEL_FILE)),
+            size=outputs.pending_path(MODEL_FILE).stat().st_size,
+        )
         outputs.json(MODEL_CARD, card)
     print(f"train: {params['model']['estimator']} saved to {MODEL_FILE} (sha256 {card['sha256'][:12]})")
