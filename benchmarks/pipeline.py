@@ -2,7 +2,7 @@
 
 Both run side by side in one run on a synthetic Parquet table (default 1,000,000 rows x 20 features);
 the ratios of wall time and peak memory go to docs/benchmarks.md. DVC's own start-up is measured
-separately (`dvc repro` of the already-run pipeline) and not counted in the stage times.
+separately (`dvc stage list`, which starts DVC and parses dvc.yaml) and not counted in the stage times.
 Usage: python benchmarks/pipeline.py [--rows N] [--bootstrap N]
 """
 
@@ -76,10 +76,12 @@ def table(
         f"| **mlgate, all stages** | **{total:.1f}** | **{peak:.0f}** |",
         f"| plain scikit-learn script | {plain.seconds:.1f} | {plain.peak_mb:.0f} |",
         f"| **ratio mlgate / plain** | **{total / plain.seconds:.2f}x** | **{peak / plain.peak_mb:.2f}x** |",
-        f"| DVC start-up (`dvc repro`, nothing to do), not counted above "
+        f"| DVC start-up (`dvc stage list`: import and parse dvc.yaml), not counted above "
         f"| {dvc_startup.seconds:.1f} | {dvc_startup.peak_mb:.0f} |",
         "",
-        "Targets: time ≤ 1.15x and peak memory ≤ 1.3x the plain script.",
+        "Targets: time ≤ 1.15x and peak memory ≤ 1.3x the plain script. The plain script computes the "
+        "bootstrap the usual way, a loop of scikit-learn metric calls per resample, and that loop is most of "
+        "its time; mlgate scores all resamples at once from a weight matrix.",
     ]
     return "\n".join(lines)
 
@@ -107,8 +109,7 @@ def main() -> None:
             Path(__file__).parent,
         )
         stages = run_stages(repo)
-        measure([str(BIN / "dvc"), "commit", "-f", "-q"], repo)
-        dvc_startup = measure([str(BIN / "dvc"), "repro"], repo)
+        dvc_startup = measure([str(BIN / "dvc"), "stage", "list"], repo)
     body = table(stages, plain, dvc_startup, args.rows, args.bootstrap)
     print(body)
     write_section("Pipeline stages", body)

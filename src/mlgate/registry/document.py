@@ -77,6 +77,19 @@ class _BlockDumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+# Characters YAML reads as line breaks; unquoted, a reader would turn them into spaces.
+_YAML_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    """Double-quote (and so escape) text holding a YAML line break, so it reads back unchanged."""
+    style = '"' if any(mark in text for mark in _YAML_BREAKS) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_BlockDumper.add_representer(str, _represent_text)
+
+
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
     ref = schema.get("$ref")
     if not ref:
