@@ -42,8 +42,9 @@ demo: $(VENV)/.installed ## run the example end to end and print what each step 
 test: $(VENV)/.installed-dev node-tools lint ## install dev deps and run the tests
 	$(BIN)/pytest -q -p no:cacheprovider
 
-lint: $(VENV)/.installed-dev ## ruff, and the generated docs are up to date
+lint: $(VENV)/.installed-dev ## ruff, mypy, and the generated docs are up to date
 	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/mypy src
 	$(BIN)/python scripts/gen_config_docs.py --check
 
 docs: $(VENV)/.installed ## regenerate docs/configuration.md from the schema

@@ -30,7 +30,6 @@ import yaml
 from conftest import BIN, ROOT, run
 from test_act_pr import (
     ACT_FLAGS,
-    ACT_TIMEOUT,
     PINNED_USES,
     STANDIN_FOR,
     STANDINS,
@@ -40,6 +39,7 @@ from test_act_pr import (
     copy_checkout,
     head,
     publish,
+    run_act,
     seed_remote,
 )
 
@@ -145,19 +145,7 @@ class DeployWorld:
             args += ["--env", f"{name}={value}"]
         for mapping in deploy_standin_mappings():
             args += ["--local-repository", mapping]
-        started = time.monotonic()
-        result = subprocess.run(
-            args,
-            cwd=self.repo,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=ACT_TIMEOUT,
-        )
-        log = result.stdout + result.stderr
-        (self.root / f"act-{self.runs}.log").write_text(log)
-        return ActRun(result.returncode, log, record, time.monotonic() - started)
+        return run_act(args, self.repo, self.env, self.root / f"act-{self.runs}.log", record)
 
     def deploy(self, commit: str) -> ActRun:
         """The push event for `commit` on main, with the working copy's HEAD there (act reads its sha)."""

@@ -116,19 +116,7 @@ class World:
             args += ["--local-repository", mapping]
         if token:
             args += ["-s", "GITHUB_TOKEN=standin-token"]
-        started = time.monotonic()
-        result = subprocess.run(
-            args,
-            cwd=repo,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=ACT_TIMEOUT,
-        )
-        log = result.stdout + result.stderr
-        (self.root / f"act-{self.runs}.log").write_text(log)
-        return ActRun(result.returncode, log, record, time.monotonic() - started)
+        return run_act(args, repo, self.env, self.root / f"act-{self.runs}.log", record)
 
 
 def act_env(root: Path) -> dict[str, str]:
@@ -170,6 +158,17 @@ def publish(repo: Path, slug: str, root: Path, env: dict[str, str]) -> None:
 
 def with_dvc_remote(repo: Path, remote: Path, env: dict[str, str]) -> None:
     run(BIN / "dvc", "remote", "add", "-d", "-f", "store", remote, cwd=repo, env=env)
+
+
+def run_act(args: list[str], cwd: Path, env: dict[str, str], log_path: Path, record: Path) -> ActRun:
+    """Run act (bounded by ACT_TIMEOUT), keep its log, and collect what the run left."""
+    started = time.monotonic()
+    result = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=ACT_TIMEOUT
+    )
+    log = result.stdout + result.stderr
+    log_path.write_text(log)
+    return ActRun(result.returncode, log, record, time.monotonic() - started)
 
 
 def seed_remote(template: Path, root: Path, configure: Callable[[Path], None], env: dict[str, str]) -> None:

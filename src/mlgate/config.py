@@ -90,7 +90,7 @@ def read_yaml(path: str | Path) -> YamlDocument:
         raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    marks = _line_marks(node) if node is not None else {(): 1}
+    marks: dict[FieldPath, int] = _line_marks(node) if node is not None else {(): 1}
     return YamlDocument(path, data, marks)
 
 

@@ -71,7 +71,7 @@ def _temp_beside(path: Path) -> Iterator[Path]:
         temp.unlink(missing_ok=True)
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: str | Path, write: Callable[[Path], object]) -> None:
     """Write a file through `write(temp_path)`, then rename it over `path` in one step."""
     target = Path(path)
     with _temp_beside(target) as temp:
@@ -99,7 +99,7 @@ class OutputSet:
     def __init__(self) -> None:
         self._pending: list[tuple[Path, Path]] = []
 
-    def add(self, path: str | Path, write: Callable[[Path], None]) -> None:
+    def add(self, path: str | Path, write: Callable[[Path], object]) -> None:
         """Write one output to a temp file beside its target."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)

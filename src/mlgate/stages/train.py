@@ -46,7 +46,7 @@ def build_estimator(model: dict[str, Any]) -> Any:
 
 
 def _init_params(cls: type) -> set[str]:
-    return set(inspect.signature(cls.__init__).parameters)
+    return set(inspect.signature(cls).parameters)
 
 
 def build_pipeline(model: dict[str, Any], schema: FeatureSchema) -> Any:
