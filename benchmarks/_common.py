@@ -34,9 +34,9 @@ def measure(command: list[str], cwd: Path, env: dict[str, str] | None = None) ->
     return Measured(seconds, usage.ru_maxrss / 1024)
 
 
-def write_section(title: str, body: str) -> None:
-    """Replace (or append) the `## title` section of docs/benchmarks.md."""
-    text = BENCHMARKS_DOC.read_text() if BENCHMARKS_DOC.exists() else DOC_HEADER
+def write_section(title: str, body: str, path: Path = BENCHMARKS_DOC) -> None:
+    """Replace (or append) the `## title` section of docs/benchmarks.md, leaving the others as they are."""
+    text = path.read_text() if path.exists() else DOC_HEADER
     section = f"## {title}\n\n{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     text = (
@@ -44,4 +44,4 @@ def write_section(title: str, body: str) -> None:
         if pattern.search(text)
         else text.rstrip() + "\n\n" + section
     )
-    BENCHMARKS_DOC.write_text(text.rstrip() + "\n")
+    path.write_text(text.rstrip() + "\n")

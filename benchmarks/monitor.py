@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_section
+
 NUMERIC = [f"num_{i:02d}" for i in range(16)]
 CATEGORICAL = [f"cat_{i:02d}" for i in range(4)]
 INJECTED = {
@@ -35,7 +37,7 @@ INJECTED = {
     "num_01": "missing rate 5% → 10%",
 }
 DEFAULT_EVIDENTLY = Path("/work/bench-venvs/evidently/bin/python")
-SECTION = "## Monitor"
+SECTION = "Monitor"
 
 
 def make_frame(rows: int, seed: int, drifted: bool) -> Any:
@@ -224,12 +226,10 @@ def _write_twice(source: Path, target: Path) -> None:
 
 
 def markdown(figures: dict[str, Any]) -> str:
-    """The "## Monitor" section of docs/benchmarks.md."""
+    """The body of the "## Monitor" section of docs/benchmarks.md."""
     default = figures["mlgate"][131_072]
     evidently = figures["evidently"]
     lines = [
-        SECTION,
-        "",
         f"`python benchmarks/monitor.py` on {figures['rows']:,} rows × 20 features "
         "(16 numeric, 4 categorical, Parquet), "
         f"against a reference of the same shape, on this machine (2 shared cores). Injected: "
@@ -295,18 +295,6 @@ def _yes(flag: bool) -> str:
     return "✅ yes" if flag else "❌ no"
 
 
-def update_docs(path: Path, section: str) -> None:
-    """Replace (or append) the "## Monitor" section, leaving every other section as it is."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    start = text.find(SECTION + "\n")
-    if start < 0:
-        path.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
-        return
-    end = text.find("\n## ", start + len(SECTION))
-    rest = text[end + 1 :] if end >= 0 else ""
-    path.write_text(text[:start] + section + ("\n" + rest if rest else ""), encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -336,7 +324,7 @@ def main() -> None:
     print(json.dumps(figures, indent=2, default=str))
     print(section)
     if args.update_docs:
-        update_docs(args.update_docs, section)
+        write_section(SECTION, section, args.update_docs)
 
 
 if __name__ == "__main__":
