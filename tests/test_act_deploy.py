@@ -6,22 +6,29 @@ on `moto_server` at 127.0.0.1, and the Docker actions are the stand-ins in tests
 receives the bento folder and returns a digest; the setup-buildx stand-in puts a recording `docker` on
 PATH, whose `run` starts a small server answering /readyz and /predict). One module-scoped history:
 
-    deploy #1 (main)           -> version 1
-    two merges land together (#7 then #8); their deploys race on the moved main:
-    deploy of #7               -> version 2, committed on top of #8
-    deploy of #8 (image tagged 2, its registry predates version 2) -> re-applied as version 3, re-tagged
+    deploy #1 (main)                                  -> version 1
+    two merges land together (#7 then #8); their deploys run at the same time, each from its own clone,
+    and both tag their image 2 (the build-push stand-in's barrier holds each until both have built):
+    the deploy whose registry commit lands first      -> version 2, on top of #8
+    the other (rejected, or its fetch sees version 2) -> re-applied as version 3, image re-tagged 3
+    a README-only pull request from a fresh clone     -> pr.yml pulls every stage from S3, runs none
     promote 3 to production; roll staging back (3 -> 2)
+
+Which deploy wins the race is up to the race; the tests find each run's version from its log.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -30,9 +37,11 @@ import yaml
 from conftest import BIN, ROOT, run
 from test_act_pr import (
     ACT_FLAGS,
+    MARKER,
     PINNED_USES,
     STANDIN_FOR,
     STANDINS,
+    WATERMARK,
     ActRun,
     act_env,
     commit_in,
@@ -41,6 +50,7 @@ from test_act_pr import (
     publish,
     run_act,
     seed_remote,
+    standin_mappings,
 )
 
 pytestmark = pytest.mark.slow
@@ -60,6 +70,9 @@ IMAGE = "ghcr.io/acme/mlgate"
 BUCKET = "mlgate-dvc"
 AWS = {"AWS_ACCESS_KEY_ID": "standin", "AWS_SECRET_ACCESS_KEY": "standin", "AWS_DEFAULT_REGION": "us-east-1"}
 BOT = "github-actions[bot]"
+# register.sh prints: "pushed <commit> to main: mlgate: deploy version N to staging [skip ci] (attempt A)"
+PUSHED = re.compile(r"\| pushed ([0-9a-f]{40}) to main: mlgate: deploy version (\d+) to staging ")
+TAKEN = "version 2 was taken meanwhile; tagging the image as 3"
 
 
 def deploy_standin_mappings() -> list[str]:
@@ -124,39 +137,60 @@ class DeployWorld:
     repo: Path
     registry: Path
     runs: int = 0
+    ports: set[int] = field(default_factory=set)
 
-    def act(self, event_name: str, workflow: str, event: dict) -> ActRun:
-        """Run one event of a workflow of the working copy under act and collect what it left."""
+    def act_call(
+        self, event_name: str, workflow: str, event: dict, repo: Path, **extra: str | Path
+    ) -> Callable[[], ActRun]:
+        """Prepare an act run of a workflow of `repo`: its own record, log, bento home, act cache, smoke port.
+
+        Nothing is shared between two runs but the origin, the S3 remote and the stand-in image registry,
+        so prepared runs can go at the same time.
+        """
         self.runs += 1
         record = self.root / f"record-{self.runs}"
         event_path = self.root / f"event-{self.runs}.json"
         event_path.write_text(json.dumps(event))
         args = [str(BIN / "act"), event_name, "-W", workflow, "-e", str(event_path), *ACT_FLAGS]
-        args += ["--action-cache-path", str(self.root / "act-cache"), "-s", "GITHUB_TOKEN=standin-token"]
-        extra = {
+        args += ["--action-cache-path", str(self.root / f"act-cache-{self.runs}")]
+        args += ["-s", "GITHUB_TOKEN=standin-token"]
+        env = {
             "MLGATE_PYTHON": BIN / "python",
             "MLGATE_STANDIN_RECORD": record,
             "MLGATE_STANDIN_REGISTRY": self.registry,
-            "MLGATE_SMOKE_PORT": free_port(),
-            "BENTOML_HOME": self.root / "bentoml",
+            "MLGATE_SMOKE_PORT": self.smoke_port(),
+            "BENTOML_HOME": self.bentoml_home(self.runs),
             **AWS,
+            **extra,
         }
-        for name, value in extra.items():
+        for name, value in env.items():
             args += ["--env", f"{name}={value}"]
-        for mapping in deploy_standin_mappings():
+        for mapping in sorted({*deploy_standin_mappings(), *standin_mappings()}):
             args += ["--local-repository", mapping]
-        return run_act(args, self.repo, self.env, self.root / f"act-{self.runs}.log", record)
+        log = self.root / f"act-{self.runs}.log"
+        return functools.partial(run_act, args, repo, self.env, log, record)
 
-    def deploy(self, commit: str) -> ActRun:
-        """The push event for `commit` on main, with the working copy's HEAD there (act reads its sha)."""
-        run("git", "checkout", "-q", "--detach", commit, cwd=self.repo, env=self.env)
+    def bentoml_home(self, run_number: int) -> Path:
+        return self.root / f"bentoml-{run_number}"
+
+    def smoke_port(self) -> int:
+        """A free loopback port that no other run of this world was given (racing runs must not share one)."""
+        port = free_port()
+        while port in self.ports:
+            port = free_port()
+        self.ports.add(port)
+        return port
+
+    def deploy_call(self, commit: str, repo: Path, **extra: str | Path) -> Callable[[], ActRun]:
+        """The push event for `commit` on main, with `repo`'s HEAD there (act reads its sha)."""
+        run("git", "checkout", "-q", "--detach", commit, cwd=repo, env=self.env)
         event = {
             "ref": "refs/heads/main",
             "after": commit,
             "head_commit": {"id": commit},
             "repository": {"full_name": "acme/mlgate", "default_branch": "main"},
         }
-        return self.act("push", ".github/workflows/deploy.yml", event)
+        return self.act_call("push", ".github/workflows/deploy.yml", event, repo, **extra)
 
     def dispatch(self, inputs: dict[str, str]) -> ActRun:
         """Run promote.yml by hand (workflow_dispatch) on origin's main."""
@@ -164,7 +198,13 @@ class DeployWorld:
         run("git", "fetch", "-q", "origin", "main", cwd=self.repo, env=self.env)
         run("git", "checkout", "-q", "--detach", tip, cwd=self.repo, env=self.env)
         event = {"ref": "refs/heads/main", "inputs": inputs, "repository": {"full_name": "acme/mlgate"}}
-        return self.act("workflow_dispatch", ".github/workflows/promote.yml", event)
+        return self.act_call("workflow_dispatch", ".github/workflows/promote.yml", event, self.repo)()
+
+    def clone(self, name: str) -> Path:
+        """A fresh clone of acme/mlgate: another engineer's or another runner's working copy."""
+        path = self.root / "work" / name
+        run("git", "clone", "-q", "https://github.com/acme/mlgate", path, cwd=self.root, env=self.env)
+        return path
 
     def origin(self, *args: str) -> str:
         return run("git", *args, cwd=self.root / "github" / "acme" / "mlgate", env=self.env).stdout.strip()
@@ -208,30 +248,63 @@ def world(tmp_path_factory: pytest.TempPathFactory, trained_template: Path, s3_e
 
 @dataclass
 class Deploy:
-    """One deploy run, the commit it deployed, and main on the origin right after it."""
+    """One deploy run, the commit it deployed, the version it recorded and the registry commit it pushed."""
 
     result: ActRun
     commit: str
+    version: int
     landed: str
 
 
-def deploy(world: DeployWorld, commit: str) -> Deploy:
-    result = world.deploy(commit)
+def deployed(result: ActRun, commit: str) -> Deploy:
+    """The succeeded run of `commit`, with the version and registry commit its register step printed."""
     assert_succeeded(result)
-    return Deploy(result, commit, world.origin("rev-parse", "main"))
+    pushed = PUSHED.findall(result.log)
+    assert len(pushed) == 1, result.log[-8000:]
+    landed, number = pushed[0]
+    return Deploy(result, commit, int(number), landed)
 
 
 @pytest.fixture(scope="module")
 def first(world: DeployWorld) -> Deploy:
-    return deploy(world, head(world.repo, world.env))
+    commit = head(world.repo, world.env)
+    return deployed(world.deploy_call(commit, world.repo)(), commit)
+
+
+@dataclass
+class Race:
+    """The racing deploys by the pull request each one deployed, their barrier, and main right after."""
+
+    by_pr: dict[int, Deploy]
+    barrier: Path
+    tip: str
+
+    def holding(self, number: int) -> Deploy:
+        (deploy,) = [d for d in self.by_pr.values() if d.version == number]
+        return deploy
 
 
 @pytest.fixture(scope="module")
-def raced(world: DeployWorld, first: Deploy) -> list[Deploy]:
-    """Two merges land before either deploy pushes its registry commit; then both deploys run."""
-    seven = world.merge("Document the deploy (#7)", "Deploys record every version.")
-    eight = world.merge("Merge pull request #8 from acme/more-docs", "Promotion is one click.")
-    return [deploy(world, seven), deploy(world, eight)]
+def raced(world: DeployWorld, first: Deploy) -> Race:
+    """Two merges land before either deploy runs; then both deploys run at once, each from its own clone.
+
+    Both run `dvc repro --pull` and take the next version (2) before the build-push stand-in's barrier
+    lets either go on, so both reach the registry push with version 2 and one of them must re-apply.
+    """
+    merges = {
+        7: world.merge("Document the deploy (#7)", "Deploys record every version."),
+        8: world.merge("Merge pull request #8 from acme/more-docs", "Promotion is one click."),
+    }
+    barrier = world.root / "barrier"
+    calls = {
+        pr: world.deploy_call(commit, world.clone(f"runner-{pr}"), MLGATE_STANDIN_BARRIER=f"{barrier}:2")
+        for pr, commit in merges.items()
+    }
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        started = {pr: pool.submit(call) for pr, call in calls.items()}
+        results = {pr: future.result() for pr, future in started.items()}
+    by_pr = {pr: deployed(results[pr], merges[pr]) for pr in merges}
+    return Race(by_pr, barrier, world.origin("rev-parse", "main"))
 
 
 def assert_succeeded(result: ActRun) -> None:
@@ -249,9 +322,10 @@ def version(registry: dict, number: int) -> dict:
 
 def test_push_to_main_builds_pushes_and_records_version_1(world: DeployWorld, first: Deploy) -> None:
     result = first.result
+    assert first.version == 1 and first.landed == world.origin("rev-parse", "main")
     (call,) = build_calls(result)
     context = Path(call["context"])
-    assert context.parent.parent == world.root / "bentoml" / "bentos" and (context / "bento.yaml").is_file()
+    assert context.parent.parent == world.bentoml_home(1) / "bentos" and (context / "bento.yaml").is_file()
     assert call["file"] == str(context / "env" / "docker" / "Dockerfile") and call["push"] == "true"
     assert call["tags"] == [f"{IMAGE}:1", f"{IMAGE}:{first.commit[:12]}"]
     assert yaml.safe_load((context / "bento.yaml").read_text())["labels"]["model_version"] == "1"
@@ -281,72 +355,127 @@ def test_push_to_main_builds_pushes_and_records_version_1(world: DeployWorld, fi
     assert login.startswith("ghcr.io ") and login.endswith(" password=yes")
 
 
-def test_a_second_push_gives_the_next_version_and_a_new_event(
-    world: DeployWorld, raced: list[Deploy]
-) -> None:
-    registry = yaml.safe_load(world.origin("show", f"{raced[0].landed}:registry.yaml"))
-    (call,) = build_calls(raced[0].result)
+def test_a_second_push_gives_the_next_version_and_a_new_event(world: DeployWorld, raced: Race) -> None:
+    won = raced.holding(2)
+    registry = yaml.safe_load(world.origin("show", f"{won.landed}:registry.yaml"))
+    (call,) = build_calls(won.result)
     assert [v["version"] for v in registry["versions"]] == [1, 2]
     assert (
         version(registry, 2)["image"]["digest"] == call["digest"] != version(registry, 1)["image"]["digest"]
     )
-    assert version(registry, 2)["source"]["pr"] == 7
+    assert version(registry, 2)["source"]["commit"] == won.commit
     assert registry["events"][-2:] == [
         {**registry["events"][-2], "action": "register", "version": 2},
         {**registry["events"][-1], "action": "promote", "alias": "staging", "from": 1, "to": 2},
     ]
-    assert not (raced[0].result.record / "imagetools").exists()
+    assert not (won.result.record / "imagetools").exists() and TAKEN not in won.result.log
 
 
 def test_racing_deploys_on_a_moved_main_both_land_with_distinct_versions(
-    world: DeployWorld, raced: list[Deploy]
+    world: DeployWorld, raced: Race
 ) -> None:
-    digests = [build_calls(run.result)[0]["digest"] for run in raced]
-    registry = world.origin_registry()
+    # Each build waited at the barrier until the other had arrived: the two runs overlapped.
+    assert sorted(p.read_text() for p in raced.barrier.iterdir()) == sorted(
+        d.commit for d in raced.by_pr.values()
+    )
+    calls = {pr: build_calls(d.result) for pr, d in raced.by_pr.items()}
+    for pr, (call,) in calls.items():
+        # Both took version 2 from the same registry (version 1 only), and both smoke tests passed.
+        assert call["tags"] == [f"{IMAGE}:2", f"{IMAGE}:{raced.by_pr[pr].commit[:12]}"]
+        assert "smoke test: /readyz ok; /predict answered" in raced.by_pr[pr].result.log
+    assert calls[7][0]["digest"] != calls[8][0]["digest"]
+
+    registry = yaml.safe_load(world.origin("show", f"{raced.tip}:registry.yaml"))
     assert [v["version"] for v in registry["versions"]] == [1, 2, 3]
-    assert [version(registry, n)["image"]["digest"] for n in (2, 3)] == digests
-    assert [version(registry, n)["source"]["pr"] for n in (2, 3)] == [7, 8]
-    assert [version(registry, n)["source"]["commit"] for n in (2, 3)] == [run.commit for run in raced]
+    assert {d.version for d in raced.by_pr.values()} == {2, 3}
+    for pr, deploy in raced.by_pr.items():
+        entry = version(registry, deploy.version)
+        assert entry["image"]["digest"] == calls[pr][0]["digest"]
+        assert entry["image"]["tags"] == [str(deploy.version), deploy.commit[:12]]
+        assert (entry["source"]["commit"], entry["source"]["pr"]) == (deploy.commit, pr)
     assert registry["aliases"] == {"staging": 3}
 
-    # The second deploy tagged its image 2 (its registry predated version 2), then re-applied as 3.
-    late = raced[1].result
-    assert build_calls(late)[0]["tags"][0] == f"{IMAGE}:2"
-    assert (late.record / "imagetools").read_text().splitlines() == [f"{IMAGE}:3 {IMAGE}@{digests[1]}"]
-    assert "version 2 was taken meanwhile; tagging the image as 3" in late.log
+    # The one that lost re-applied its change as version 3 and re-tagged its image, by digest, as 3.
+    won, late = raced.holding(2), raced.holding(3)
+    assert [d for d in raced.by_pr.values() if TAKEN in d.result.log] == [late]
+    late_digest = version(registry, 3)["image"]["digest"]
+    assert (late.result.record / "imagetools").read_text().splitlines() == [
+        f"{IMAGE}:3 {IMAGE}@{late_digest}"
+    ]
+    assert not (won.result.record / "imagetools").exists()
 
-    subjects = world.origin("log", "--format=%s", "-4", "main").splitlines()
-    assert subjects == [
-        "mlgate: deploy version 3 to staging [skip ci]",
-        "mlgate: deploy version 2 to staging [skip ci]",
-        "Merge pull request #8 from acme/more-docs",
-        "Document the deploy (#7)",
+    assert raced.tip == late.landed
+    history = world.origin("log", "--format=%an|%s|%H", "-4", raced.tip).splitlines()
+    assert history == [
+        f"{BOT}|mlgate: deploy version 3 to staging [skip ci]|{late.landed}",
+        f"{BOT}|mlgate: deploy version 2 to staging [skip ci]|{won.landed}",
+        f"mlgate tests|Merge pull request #8 from acme/more-docs|{raced.by_pr[8].commit}",
+        f"mlgate tests|Document the deploy (#7)|{raced.by_pr[7].commit}",
     ]
 
 
-def test_a_readme_only_pr_from_a_fresh_clone_reruns_no_stage(world: DeployWorld, raced: list[Deploy]) -> None:
-    clone = world.root / "fresh-clone"
-    run("git", "clone", "-q", "https://github.com/acme/mlgate", clone, cwd=world.root, env=world.env)
+@dataclass
+class PullRequestRun:
+    """One pull_request run of pr.yml, with the pull request's head and base commits."""
+
+    result: ActRun
+    head: str
+    base: str
+
+
+@pytest.fixture(scope="module")
+def docs_only_pr(world: DeployWorld, raced: Race) -> PullRequestRun:
+    """This repository's pr.yml on a README-only pull request, pushed from a fresh clone of main."""
+    clone = world.clone("contributor")
+    base = head(clone, world.env)
     run("git", "checkout", "-q", "-b", "docs-only", cwd=clone, env=world.env)
     (clone / "README.md").write_text((clone / "README.md").read_text() + "\nA docs-only change.\n")
     commit_in(clone, "docs only", world.env)
-    run(BIN / "mlgate", "validate", cwd=clone, env=world.env)
-    output = run(BIN / "dvc", "repro", "--pull", cwd=clone, env=world.env)
-    printed = output.stdout + output.stderr
-    assert "Running stage" not in printed, printed
+    run("git", "push", "-q", "origin", "docs-only", cwd=clone, env=world.env)
+    changed = run("git", "diff", "--name-only", base, "HEAD", cwd=clone, env=world.env).stdout.split()
+    assert changed == ["README.md"]
+    tip, number = head(clone, world.env), 31
+    event = {  # the shape of tests/test_act_pr.py's open_pr
+        "action": "synchronize",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "head": {"sha": tip, "ref": "docs-only", "repo": {"full_name": "acme/mlgate", "fork": False}},
+            "base": {"sha": base, "ref": "main", "repo": {"full_name": "acme/mlgate", "fork": False}},
+        },
+        "repository": {"full_name": "acme/mlgate"},
+    }
+    result = world.act_call("pull_request", ".github/workflows/pr.yml", event, clone)()
+    return PullRequestRun(result, tip, base)
+
+
+def test_a_readme_only_pr_from_a_fresh_clone_reruns_no_stage(docs_only_pr: PullRequestRun) -> None:
+    result = docs_only_pr.result
+    assert_succeeded(result)
+    assert f"checkout stand-in: acme/mlgate@{docs_only_pr.head} -> . ({docs_only_pr.head})" in result.log
+    # The runner's checkout has no DVC cache: every stage's outputs come from S3 and none runs.
+    assert "Pipeline: `dvc repro --pull` (remote 'store')" in result.log
+    assert "Running stage" not in result.log, result.log[-8000:]
     for stage in ("data", "train", "evaluate"):
-        assert f"Pulling data for stage: '{stage}'" in printed, printed
-    assert "Data and pipelines are up to date." in printed, printed
-    assert (clone / "models" / "model.skops").is_file()
+        assert f"Pulling data for stage: '{stage}'" in result.log
+    assert "Data and pipelines are up to date." in result.log
+    # The report read main's outputs from the same remote rather than reproducing them.
+    assert f"mlgate report: {docs_only_pr.base} → workspace" in result.log
+    assert "base: read from the DVC cache" in result.log
+    (call,) = result.cml_calls()
+    args = (call / "args").read_text().splitlines()
+    assert args[:2] == ["comment", "update"] and WATERMARK in args
+    assert MARKER in (call / "report.md").read_text()
 
 
-def test_promote_retags_by_digest_and_records_the_event(world: DeployWorld, raced: list[Deploy]) -> None:
+def test_promote_retags_by_digest_and_records_the_event(world: DeployWorld, raced: Race) -> None:
     result = world.dispatch(
         {"operation": "promote", "version": "3", "alias": "production", "reason": "canary ok"}
     )
     assert_succeeded(result)
     registry = world.origin_registry()
     digest = version(registry, 3)["image"]["digest"]
+    assert digest == build_calls(raced.holding(3).result)[0]["digest"]
     assert (result.record / "imagetools").read_text().splitlines() == [f"{IMAGE}:production {IMAGE}@{digest}"]
     assert not (result.record / "build-push").exists()
     assert registry["aliases"] == {"staging": 3, "production": 3}
@@ -364,11 +493,12 @@ def test_promote_retags_by_digest_and_records_the_event(world: DeployWorld, race
     )
 
 
-def test_rollback_retags_the_previous_version_by_digest(world: DeployWorld, raced: list[Deploy]) -> None:
+def test_rollback_retags_the_previous_version_by_digest(world: DeployWorld, raced: Race) -> None:
     result = world.dispatch({"operation": "rollback", "version": "", "alias": "staging", "reason": "latency"})
     assert_succeeded(result)
     registry = world.origin_registry()
     digest = version(registry, 2)["image"]["digest"]
+    assert digest == build_calls(raced.holding(2).result)[0]["digest"]
     assert (result.record / "imagetools").read_text().splitlines() == [f"{IMAGE}:staging {IMAGE}@{digest}"]
     assert registry["aliases"]["staging"] == 2
     event = registry["events"][-1]

@@ -1,9 +1,39 @@
-"""build-push stand-in: check the bento context, compute a digest from it, keep the image, record the call."""
+"""build-push stand-in: check the bento context, compute a digest from it, keep the image, record the call.
+
+With MLGATE_STANDIN_BARRIER=<dir>:<count>, each call first drops a file in <dir> and waits until <count>
+calls have, so racing deploys all take their version before any of them pushes its registry commit.
+"""
 
 import hashlib
 import json
 import os
+import sys
+import time
+import uuid
 from pathlib import Path
+
+BARRIER_TIMEOUT = 240  # seconds; under the act tests' 300 s bound, so the barrier's message is what fails
+
+
+def wait_at_barrier(spec: str) -> None:
+    """Drop this call's file in the barrier folder, then wait (bounded) until `count` calls have."""
+    name, _, count_text = spec.rpartition(":")
+    folder, count = Path(name), int(count_text)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{os.getpid()}-{uuid.uuid4().hex}").write_text(os.environ.get("GITHUB_SHA", ""))
+    deadline = time.monotonic() + BARRIER_TIMEOUT
+    while (arrived := len(list(folder.iterdir()))) < count:
+        if time.monotonic() > deadline:
+            sys.exit(
+                f"build-push stand-in: only {arrived} of {count} calls reached the barrier {folder} "
+                f"within {BARRIER_TIMEOUT} s"
+            )
+        time.sleep(0.2)
+    print(f"build-push stand-in: {arrived} of {count} calls reached the barrier {folder}")
+
+
+if os.environ.get("MLGATE_STANDIN_BARRIER"):
+    wait_at_barrier(os.environ["MLGATE_STANDIN_BARRIER"])
 
 context = Path(os.environ["STANDIN_CONTEXT"])
 dockerfile = Path(os.environ["STANDIN_FILE"])
