@@ -395,14 +395,21 @@ def test_racing_deploys_on_a_moved_main_both_land_with_distinct_versions(
         assert (entry["source"]["commit"], entry["source"]["pr"]) == (deploy.commit, pr)
     assert registry["aliases"] == {"staging": 3}
 
-    # The one that lost re-applied its change as version 3 and re-tagged its image, by digest, as 3.
+    # The one that lost re-applied its change as version 3 and re-tagged its image, by digest, as 3; it
+    # also pointed tag 2, which either push may have left last, back at version 2's image.
     won, late = raced.holding(2), raced.holding(3)
     assert [d for d in raced.by_pr.values() if TAKEN in d.result.log] == [late]
-    late_digest = version(registry, 3)["image"]["digest"]
+    late_digest, won_digest = (version(registry, n)["image"]["digest"] for n in (3, 2))
     assert (late.result.record / "imagetools").read_text().splitlines() == [
-        f"{IMAGE}:3 {IMAGE}@{late_digest}"
+        f"{IMAGE}:3 {IMAGE}@{late_digest}",
+        f"{IMAGE}:2 {IMAGE}@{won_digest}",
     ]
     assert not (won.result.record / "imagetools").exists()
+    tags = world.registry / "tags"
+    assert [(tags / f"{IMAGE.replace('/', '_')}:{n}").read_text().strip() for n in (2, 3)] == [
+        won_digest,
+        late_digest,
+    ]
 
     assert raced.tip == late.landed
     history = world.origin("log", "--format=%an|%s|%H", "-4", raced.tip).splitlines()

@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
 # Deploy steps 8-9: record the version with its image digest, promote it, and push registry.yaml with
 # the refreshed dvc.lock. When the branch has moved and another deploy took the version, the change is
-# re-applied with the next free version and the same image (by digest) is tagged with it.
+# re-applied with the next free version and the same image (by digest) is tagged with it; the taken
+# version's tag, which this run's push may have moved, is pointed back at the image the registry holds.
 set -euo pipefail
 source "$GITHUB_ACTION_PATH/registry_commit.sh"
 image_version="$MLGATE_VERSION"
+python="$(dirname "$(command -v mlgate)")/python"
+
+recorded_image() {
+  # <name>@<digest> of the image the registry records for version $1; empty when it records none.
+  mlgate registry show "$1" --json | "$python" -c '
+import json, sys
+image = json.load(sys.stdin)["image"]
+print(image["name"] + "@" + image["digest"] if image["name"] and image["digest"] else "")'
+}
 
 apply_change() {
   version="$(mlgate registry next-version)"
   if [ "$version" != "$image_version" ]; then
     echo "::notice title=mlgate deploy::version $image_version was taken meanwhile; tagging the image as $version"
     docker buildx imagetools create --tag "$MLGATE_IMAGE:$version" "$MLGATE_IMAGE@$MLGATE_DIGEST"
+    taken_by="$(recorded_image "$image_version")"
+    if [ -n "$taken_by" ]; then docker buildx imagetools create --tag "$MLGATE_IMAGE:$image_version" "$taken_by"; fi
     image_version="$version"
   fi
   local pr=()
