@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import mlgate
 from mlgate import cli
-from mlgate.errors import EXIT_BAD_INPUT, EXIT_INTERNAL
+from mlgate.errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERNAL
 
 
 def _parsers(
@@ -66,3 +69,17 @@ def test_traceback_flag_reraises(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(api, "validate", lambda **_: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         cli.main(["--traceback", "validate"])
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly(tmp_path: Path) -> None:
+    many_notes = "api.validate = lambda **_: ['note'] * 100_000"
+    code = f"from mlgate import api, cli; {many_notes}; raise SystemExit(cli.main(['validate']))"
+    reader, writer = os.pipe()
+    os.close(reader)  # like `mlgate ... | head -1` once head has exited
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], stdout=writer, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        )
+    finally:
+        os.close(writer)
+    assert (done.returncode, done.stderr) == (EXIT_BROKEN_PIPE, "")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from mlgate import __version__
-from mlgate.errors import EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, MlgateError
+from mlgate.errors import EXIT_BROKEN_PIPE, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, MlgateError
 
 Handler = Callable[[argparse.Namespace], int | None]
 
@@ -36,6 +37,9 @@ def error_funnel(handler: Handler) -> Callable[[argparse.Namespace], int]:
         except KeyboardInterrupt:
             _fail("interrupted")
             return 130
+        except BrokenPipeError:  # the reader went away (`mlgate ... | head`): stop quietly, as shell tools do
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_BROKEN_PIPE
         except Exception as exc:
             if args.traceback:
                 raise
