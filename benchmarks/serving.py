@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -28,7 +29,8 @@ from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic_core import from_json, to_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_section
@@ -48,20 +50,21 @@ def free_port() -> int:
 
 def fastapi_app(folder: Path) -> Any:
     """A minimal FastAPI app over the staged bento folder, with mlgate's request check."""
-    from mlgate.serving.predictor import Predictor
+    from mlgate.serving.predictor import Predictor, settle_garbage_collector
     from mlgate.serving.schema import RequestError
     from mlgate.serving.settings import load_settings
 
     predictor = Predictor.load(load_settings(folder / "serving.json"), folder)
     app = FastAPI()
+    settle_garbage_collector()  # as the service's workers do
 
     @app.post("/predict")
     async def predict(request: Request) -> Any:
         try:
-            records = predictor.schema.check(json.loads(await request.body()).get("records"))
+            records = predictor.schema.check(from_json(await request.body()).get("records"))
         except (RequestError, ValueError, AttributeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(predictor.predict(records))
+        return Response(to_json(predictor.predict(records)), media_type="application/json")
 
     @app.get("/readyz")
     async def ready() -> str:
@@ -161,7 +164,13 @@ def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict[str, 
         )
         return time.perf_counter() - start
 
-    elapsed = asyncio.run(main())
+    gc.freeze()  # the client's own collections would otherwise show up as server latency
+    gc.disable()
+    try:
+        elapsed = asyncio.run(main())
+    finally:
+        gc.enable()
+        gc.unfreeze()
     ok = statuses.get(200, 0)
     return {
         "requests": len(latencies),
@@ -175,15 +184,16 @@ def load(port: int, body: bytes, concurrency: int, seconds: float) -> dict[str, 
 
 def in_process(folder: Path, body: bytes, seconds: float) -> dict[str, Any]:
     """Parse, check and predict in this process, one request after another."""
-    from mlgate.serving.predictor import Predictor
+    from mlgate.serving.predictor import Predictor, settle_garbage_collector
     from mlgate.serving.settings import load_settings
 
     predictor = Predictor.load(load_settings(folder / "serving.json"), folder)
+    settle_garbage_collector()  # as the service's workers do
     latencies = []
     stop_at = time.perf_counter() + seconds
     while time.perf_counter() < stop_at and len(latencies) < MAX_REQUESTS_PER_CASE:
         start = time.perf_counter()
-        predictor.predict(predictor.schema.check(json.loads(body)["records"]))
+        predictor.predict(predictor.schema.check(from_json(body)["records"]))
         latencies.append(time.perf_counter() - start)
     total = sum(latencies)
     return {

@@ -79,27 +79,36 @@ def numeric_transform(preprocess: Any, numeric: list[str]) -> Callable[[Columns]
 
 
 def forest_proba(estimator: Any) -> Callable[[np.ndarray], np.ndarray] | None:
-    """predict_proba of a single-output forest classifier without joblib's per-tree dispatch, or None."""
+    """predict_proba of a single-output forest classifier without joblib's per-tree dispatch, or None.
+
+    Each tree's leaf probabilities are normalised once here, as DecisionTreeClassifier.predict_proba does
+    per call, so a prediction is one leaf lookup per tree, summed in the forest's order.
+    """
     from sklearn.ensemble._forest import ForestClassifier
 
     if not isinstance(estimator, ForestClassifier) or estimator.n_outputs_ != 1:
         return None
-    trees = [tree.tree_ for tree in estimator.estimators_]
     n_classes = int(estimator.n_classes_)
+    trees = [(tree.tree_, _leaf_proba(tree.tree_, n_classes)) for tree in estimator.estimators_]
 
     def predict_proba(features: np.ndarray) -> np.ndarray:
         inputs = np.ascontiguousarray(features, dtype=np.float32)
         total = np.zeros((inputs.shape[0], n_classes), dtype=np.float64)
-        for tree in trees:  # the order and operations of DecisionTreeClassifier and ForestClassifier
-            proba = tree.predict(inputs)[:, :n_classes]
-            normalizer = proba.sum(axis=1)[:, np.newaxis]
-            normalizer[normalizer == 0.0] = 1.0
-            proba /= normalizer
-            total += proba
+        for tree, leaf_proba in trees:  # ForestClassifier's order: sum the trees one by one, then divide
+            total += leaf_proba.take(tree.apply(inputs), axis=0)
         total /= len(trees)
         return total
 
     return predict_proba
+
+
+def _leaf_proba(tree: Any, n_classes: int) -> np.ndarray:
+    """Every node's class probabilities, normalised as DecisionTreeClassifier.predict_proba does."""
+    proba = np.array(tree.value[:, 0, :n_classes], dtype=np.float64)
+    normalizer = proba.sum(axis=1)[:, np.newaxis]
+    normalizer[normalizer == 0.0] = 1.0
+    proba /= normalizer
+    return proba
 
 
 def proven(fast: Any, slow: Callable[[Any], Any], fast_input: Any, slow_input: Any) -> bool:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import bentoml
 from pydantic import PlainValidator, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, to_json
+from starlette.responses import Response
 
 from mlgate.errors import MlgateError
 from mlgate.serving.batcher import MicroBatcher
-from mlgate.serving.predictor import Predictor
+from mlgate.serving.predictor import Predictor, settle_garbage_collector
 from mlgate.serving.schema import RequestError
 from mlgate.serving.settings import load_settings
 
@@ -76,11 +77,15 @@ class Service:
         self.predictor = PREDICTOR
         max_rows = SETTINGS.batch_max_rows if SETTINGS.batching else 0
         self.batcher = MicroBatcher(self.predictor.predict, max_rows, SETTINGS.batch_window_ms)
+        settle_garbage_collector()
 
     @bentoml.api(route="/predict")
     async def predict(self, records: Records) -> list[dict[str, Any]]:
         """Score a batch of records; each answer has a prediction id, the prediction and probabilities."""
-        return await self.batcher.submit(records)
+        rows = await self.batcher.submit(records)
+        # BentoML passes a Response through untouched, so the rows are encoded once, without building a
+        # pydantic model of them per request; the annotation still gives the OpenAPI document its schema.
+        return cast(list[dict[str, Any]], Response(to_json(rows), media_type="application/json"))
 
     @bentoml.api(route="/metadata")
     def metadata(self) -> dict[str, Any]:
