@@ -305,6 +305,17 @@ def test_image_name_defaults_to_ghcr_lower_cased(repo: Path, monkeypatch: pytest
     assert bento.image_name({"image": "registry.example/team/model"}, repo) == "registry.example/team/model"
 
 
+def test_service_name_defaults_to_the_repository_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "Cancer Model"
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    assert bento.service_name({"name": None}, folder) == "cancer-model"
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/Shop.Model")  # a workflow's checkout folder may differ
+    assert bento.service_name({"name": None}, folder) == "shop.model"
+    assert bento.service_name({"name": "churn"}, folder) == "churn"
+
+
 def test_serve_extra_does_not_pull_in_dvc(built: dict[str, Any]) -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     for requirement in project["dependencies"] + project["optional-dependencies"]["serve"]:

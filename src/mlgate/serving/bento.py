@@ -92,10 +92,12 @@ def git_commit(repo: Path) -> str:
 
 
 def service_name(serve: dict[str, Any], repo: Path) -> str:
-    """serve.name, or the repository folder's name made into a valid bento name."""
+    """serve.name, or the repository's name (from GITHUB_REPOSITORY, else its folder) as a valid bento name."""
     if serve["name"]:
         return str(serve["name"])
-    name = re.sub(r"[^a-z0-9_.-]+", "-", repo.resolve().name.lower()).strip("-._")
+    slug = os.environ.get("GITHUB_REPOSITORY", "")
+    folder = slug.rpartition("/")[2] or repo.resolve().name
+    name = re.sub(r"[^a-z0-9_.-]+", "-", folder.lower()).strip("-._")
     return name[:63] or "mlgate-model"
 
 
