@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BENTOML_DO_NOT_TRACK=true ITERATIVE_DO_NOT_TRACK=1 DVC_NO_ANALYTICS=1
+# Every temporary file of the demo (the sandboxes, `mlgate serve`'s staging) goes here and goes at the end.
+TMPDIR="$(mktemp -d -t mlgate-demo-XXXXXX)"
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

@@ -3,9 +3,15 @@
 # deploy version 1, open a "pull request" with a params change and print the comment the bot would
 # post, "merge" it and deploy version 2, promote and roll back, then serve the production version.
 #
-# It runs the same mlgate commands the workflows run (actions/deploy, actions/promote), directly.
-# The container steps are stood in, and the output says so: there is no Docker engine here, so the
-# image digest is a hash of the bento folder, and the smoke test serves the bento with `bentoml serve`.
+# With act installed (the dev extra installs it), the repository's workflows run under act, through
+# scripts/demo_act.py: the push to main runs mlgate-deploy.yml, the pull request mlgate.yml, promotion
+# and rollback mlgate-promote.yml, each calling mlgate's reusable workflows at a commit of this checkout.
+# Without act, or with MLGATE_DEMO_ACT=0, it runs the same mlgate commands directly (the steps of
+# actions/deploy and actions/promote). MLGATE_DEMO_ACT=1 insists on act.
+#
+# Either way the container steps are stood in, and the output says so: there is no Docker engine and no
+# GitHub here. The image digest is a hash of the bento folder, and the production version is served
+# with `bentoml serve` from its bento, as its container would.
 set -euo pipefail
 export BENTOML_DO_NOT_TRACK=true ITERATIVE_DO_NOT_TRACK=1 DVC_NO_ANALYTICS=1
 
@@ -13,15 +19,26 @@ mlgate_src="$(cd "$(dirname "$0")/.." && pwd)"
 python_bin="$(dirname "$(command -v mlgate)")/python"
 bentoml_bin="$(dirname "$(command -v mlgate)")/bentoml"
 sandbox="$(mktemp -d -t mlgate-story-XXXXXX)"
+act_root="$sandbox/act"
 server_pid=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  stop_standin_containers
   rm -rf "$sandbox"
 }
+stop_standin_containers() {
+  # The docker stand-in's containers of a job that failed before its `docker rm`, by their PIDs.
+  local pidfile pid
+  for pidfile in "$act_root"/record-*/containers/*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid="$(cat "$pidfile")"
+    if grep -qs container_standin "/proc/$pid/cmdline"; then kill "$pid" 2>/dev/null || true; fi
+  done
+}
 trap cleanup EXIT
-export HOME="$sandbox/home" BENTOML_HOME="$sandbox/bentoml" GIT_CONFIG_NOSYSTEM=1
+export HOME="$sandbox/home" BENTOML_HOME="$sandbox/bentoml" GIT_CONFIG_NOSYSTEM=1 TMPDIR="$sandbox/tmp"
 export GIT_CONFIG_GLOBAL="$sandbox/home/.gitconfig"
-mkdir -p "$HOME"
+mkdir -p "$HOME" "$TMPDIR"
 git config --global user.name "Ada (demo)"
 git config --global user.email ada@example.invalid
 git config --global init.defaultBranch main
@@ -31,7 +48,16 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 standin() { printf '   \033[2m[stood in: %s]\033[0m\n' "$*"; }
 image="ghcr.io/acme/shop"
 
-deploy() {
+case "${MLGATE_DEMO_ACT:-auto}" in
+  0) mode=direct; why="MLGATE_DEMO_ACT=0" ;;
+  1) command -v act >/dev/null || { echo "MLGATE_DEMO_ACT=1, but act is not on PATH" >&2; exit 2; }
+     mode=act ;;
+  *) if command -v act >/dev/null; then mode=act; else mode=direct; why="act is not installed"; fi ;;
+esac
+
+# --- The direct path: the steps of actions/deploy and actions/promote, run here. ---
+
+deploy_direct() {
   # The steps of actions/deploy, in order; the container ones are stood in.
   dvc repro --pull --quiet
   dvc push --quiet --run-cache
@@ -61,7 +87,7 @@ bot_commit() {
   echo "   pushed: $(git log -1 --format='%h %an: %s')"
 }
 
-move_alias() {
+move_alias_direct() {
   # The steps of actions/promote: re-tag the existing image by digest, then commit the registry.
   local version digest
   if [ "$1" = promote ]; then
@@ -72,15 +98,54 @@ move_alias() {
   version="$(mlgate registry show production --json | "$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["version"])')"
   digest="$(mlgate registry show production --json | "$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["image"]["digest"])')"
   standin "docker buildx imagetools create --tag $image:production $image@${digest:0:19}… (version $version, no rebuild)"
-  bot_commit "mlgate: $1 production to version $version [skip ci]" registry.yaml
+  if [ "$1" = promote ]; then
+    bot_commit "mlgate: promote version $version to production [skip ci]" registry.yaml
+  else
+    bot_commit "mlgate: roll production back to version $version [skip ci]" registry.yaml
+  fi
 }
 
+review_direct() {
+  standin "cml comment update: the sticky pull-request comment below"
+  mlgate report --base main --format md --max-chars 4000
+  mlgate gate --base main && echo "   gate: passed" || echo "   gate: failed (the check would be red)"
+}
+
+# --- The act path: the workflows `mlgate init` wrote, run under act by scripts/demo_act.py. ---
+
+workflow() { "$python_bin" "$mlgate_src/scripts/demo_act.py" "$1" "$act_root" "${@:2}"; }
+sync() { git pull --quiet --ff-only origin main; }
+deploy_act() { workflow push; sync; }
+move_alias_act() { workflow dispatch operation="$1" version="${2#-}" alias=production reason="$3"; sync; }
+review_act() { workflow pull-request 1; }
+
+deploy() { "deploy_$mode" "$@"; }
+move_alias() { "move_alias_$mode" "$@"; }
+review() { "review_$mode"; }
+
+if [ "$mode" = act ]; then
+  say "The story runs its workflows under act ($(act --version)); MLGATE_DEMO_ACT=0 runs the mlgate commands directly"
+  echo "   Stood in: GitHub itself (bare repositories in the sandbox, through git's url.insteadOf; act runs"
+  echo "   each job on this machine), docker build and push, the docker run smoke test, build provenance"
+  echo "   attestation and the cml comment post (tests/standins/; each one's call is printed)."
+  mlgate_ref="$(workflow publish)"
+  git config --global url."$act_root/github/".insteadOf https://github.com/
+  git init --quiet --bare "$act_root/github/acme/shop"
+  origin=https://github.com/acme/shop
+else
+  say "The story runs the mlgate commands directly ($why): the steps of actions/deploy and actions/promote"
+  echo "   Stood in: GitHub and the workflows themselves, docker build and push, the docker run smoke test,"
+  echo "   build provenance attestation and the cml comment post."
+  mlgate_ref="$(git -C "$mlgate_src" rev-parse HEAD 2>/dev/null || echo 0000000000000000000000000000000000000000)"
+  git init --quiet --bare "$sandbox/origin.git"
+  origin="$sandbox/origin.git"
+fi
+
 say "1. mlgate init in a fresh repository (with a bare origin and a local DVC remote)"
-git init --quiet --bare "$sandbox/origin.git"
 git init --quiet "$sandbox/shop"
 cd "$sandbox/shop"
-git remote add origin "$sandbox/origin.git"
-mlgate init --mlgate-repository acme/mlgate --mlgate-ref "$(git -C "$mlgate_src" rev-parse HEAD 2>/dev/null || echo 0000000000000000000000000000000000000000)"
+git remote add origin "$origin"
+mlgate init --mlgate-repository acme/mlgate --mlgate-ref "$mlgate_ref"
 # A faster evaluation for the demo; the starter params keep their full settings otherwise.
 "$python_bin" - <<'PY'
 from pathlib import Path
@@ -90,15 +155,15 @@ path.write_text(text)
 PY
 dvc remote add --quiet -d store "$sandbox/dvc-remote"
 
-say "2. Train on main and deploy version 1"
+say "2. Train on main, push the outputs to the DVC remote, and deploy version 1"
 mlgate validate
 dvc repro --quiet
+dvc push --quiet --run-cache
 git add -A
 git commit --quiet -m "Adopt mlgate"
 git push --quiet -u origin main
 deploy ""
-mlgate registry promote 1 --to production --reason "first release"
-bot_commit "mlgate: promote version 1 to production [skip ci]" registry.yaml
+move_alias promote 1 "first release"
 
 say "3. A pull request: shallower trees; the comment the bot would post"
 git checkout --quiet -b shallower-trees
@@ -109,11 +174,10 @@ path.write_text(path.read_text().replace("max_depth: 8", "max_depth: 3").replace
 PY
 mlgate validate >/dev/null
 dvc repro --quiet
+dvc push --quiet --run-cache
 git commit --quiet -am "Shallower trees"
 git push --quiet origin shallower-trees
-standin "cml comment update: the sticky pull-request comment below"
-mlgate report --base main --format md --max-chars 4000
-mlgate gate --base main && echo "   gate: passed" || echo "   gate: failed (the check would be red)"
+review
 
 say "4. Merge it, and deploy version 2"
 git checkout --quiet main
@@ -139,6 +203,8 @@ for _ in $(seq 1 240); do
   kill -0 "$server_pid" 2>/dev/null || { tail -n 30 "$sandbox/serve.log"; echo "the server stopped" >&2; exit 1; }
   sleep 0.5
 done
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null ||
+  { tail -n 30 "$sandbox/serve.log"; echo "the server was not ready within 120 s" >&2; exit 1; }
 body="$(cd "$sandbox/shop" && "$python_bin" "$mlgate_src/actions/deploy/smoke_request.py")"
 echo "   POST /predict"
 curl -sf -X POST -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/predict"

@@ -2,17 +2,14 @@
 
 Run 1 opens exactly one alarm issue, run 2 updates it instead of opening another, run 3 (after
 `monitor.retrain: auto` is committed) pushes the retraining branch and asks for its pull request.
-GitHub is the local world of test_act_pr.py (bare repositories behind `url.insteadOf`, stand-ins for
-third-party actions); `gh` is the recording stand-in in tests/standins/gh/, which keeps issues in a
-state file between runs.
+GitHub is the local world of scripts/offline_act.py (bare repositories behind `url.insteadOf`,
+stand-ins for third-party actions); `gh` is the recording stand-in in tests/standins/gh/, which keeps
+issues in a state file between runs.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +18,10 @@ import pandas as pd
 import pytest
 import yaml
 
+import offline_act
 from conftest import BIN, FAST_EVALUATE, ROOT, mlgate, repro, run
-from test_act_pr import ACT_FLAGS, ACT_TIMEOUT, STANDINS, act_env, commit_in, head, publish
+from offline_act import STANDINS, ActRun, ActRunner, act_env, publish, snapshot_checkout
+from test_act_pr import commit_in, head
 
 pytestmark = pytest.mark.slow
 
@@ -48,11 +47,7 @@ class Gh:
 
 
 def standin_mappings() -> list[str]:
-    import re
-
-    pinned = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
-    pins = {m.groups() for path in PINNED_IN for m in pinned.finditer(path.read_text())}
-    return [f"{name}@{sha}={STANDINS / STANDIN_FOR[name]}" for name, sha in sorted(pins)]
+    return offline_act.standin_mappings(PINNED_IN, STANDIN_FOR)
 
 
 def _drifted_batch(repo: Path) -> pd.DataFrame:
@@ -92,39 +87,16 @@ class World:
     repo: Path
     runs: int = 0
 
-    def act(self, inputs: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], Gh]:
+    def act(self, inputs: dict[str, str]) -> tuple[ActRun, Gh]:
         """Dispatch monitor.yml once under act; return the run and its `gh` calls."""
         self.runs += 1
-        record = self.root / f"record-{self.runs}"
-        event = self.root / f"event-{self.runs}.json"
         repository = {"full_name": "acme/mlgate", "default_branch": "main"}
-        event.write_text(json.dumps({"inputs": inputs, "repository": repository}))
-        args = [
-            str(BIN / "act"),
-            "workflow_dispatch",
-            "-W",
-            ".github/workflows/monitor.yml",
-            "-e",
-            str(event),
-        ]
-        args += [*ACT_FLAGS, "--action-cache-path", str(self.root / "act-cache")]
-        args += ["--env", f"MLGATE_PYTHON={BIN / 'python'}", "--env", f"MLGATE_STANDIN_RECORD={record}"]
-        args += ["--env", f"MLGATE_STANDIN_GH_STATE={self.root / 'gh-state.json'}"]
-        for mapping in standin_mappings():
-            args += ["--local-repository", mapping]
-        args += ["-s", "GITHUB_TOKEN=standin-token"]
+        event = {"inputs": inputs, "repository": repository}
         env = {**self.env, "PATH": f"{STANDINS / 'gh'}{os.pathsep}{self.env['PATH']}"}
-        result = subprocess.run(
-            args,
-            cwd=self.repo,
-            env=env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=ACT_TIMEOUT,
-        )
-        (self.root / f"act-{self.runs}.log").write_text(result.stdout + result.stderr)
-        calls = record / "gh"
+        gh_state = {"MLGATE_STANDIN_GH_STATE": self.root / "gh-state.json"}
+        runner = ActRunner(self.root, env, standin_mappings(), gh_state)
+        result = runner.run(self.repo, "workflow_dispatch", ".github/workflows/monitor.yml", event)
+        calls = result.record / "gh"
         found = sorted(calls.iterdir(), key=lambda p: int(p.name)) if calls.exists() else []
         return result, Gh(found)
 
@@ -134,11 +106,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("act-monitor")
     env = act_env(root)
     repo = root / "work" / "mlgate"
-    files = run("git", "ls-files", "-co", "--exclude-standard", cwd=ROOT).stdout.split("\n")
-    for name in filter(None, files):
-        if (ROOT / name).is_file() and not name.startswith(("data/", "reports/", "models/")):
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, repo / name)
+    snapshot_checkout(repo, skip=("data/", "reports/", "models/"))
     run("git", "init", "-q", "-b", "main", cwd=repo, env=env)
     run(BIN / "dvc", "init", "-q", "-f", cwd=repo, env=env)
     run(BIN / "dvc", "remote", "add", "-d", "store", root / "dvc-remote", cwd=repo, env=env)
@@ -158,17 +126,16 @@ def _set_retrain_auto(world: World) -> None:
 
 
 @pytest.fixture(scope="module")
-def runs(world: World) -> list[tuple[subprocess.CompletedProcess[str], Gh]]:
+def runs(world: World) -> list[tuple[ActRun, Gh]]:
     """Two dispatches with params.yaml as it is, then one after `monitor.retrain: auto` is committed."""
     done = [world.act({"current": "", "retrain": ""}) for _ in range(2)]
     _set_retrain_auto(world)
     return [*done, world.act({"current": "", "retrain": ""})]
 
 
-def _succeeded(result: subprocess.CompletedProcess[str]) -> str:
-    log = result.stdout + result.stderr
-    assert result.returncode == 0 and "🏁  Job succeeded" in log, log[-6000:]
-    return log
+def _succeeded(result: ActRun) -> str:
+    assert result.succeeded, result.log[-6000:]
+    return result.log
 
 
 def test_first_alarm_opens_exactly_one_issue(runs: list) -> None:

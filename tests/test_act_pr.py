@@ -1,20 +1,17 @@
 """The pull-request loop for real under act: this repository's pr.yml, and an adopter calling mlgate-pr.yml.
 
-Everything stays on this machine. A temp git config maps https://github.com/ to local bare repositories
-(`url.<dir>.insteadOf`), so act reads `acme/<name>` as the repository while every clone and fetch hits a
-local directory. Third-party actions are replaced by the stand-ins in tests/standins/ through act's
-`--local-repository`; the recording `cml` stand-in keeps what each comment call was given. Steps run with
-the test interpreter's warm mlgate (`MLGATE_PYTHON`), so nothing is installed during a run.
+Everything stays on this machine, through scripts/offline_act.py (shared with the demo): a temp git config
+maps https://github.com/ to local bare repositories (`url.<dir>.insteadOf`), so act reads `acme/<name>` as
+the repository while every clone and fetch hits a local directory. Third-party actions are replaced by the
+stand-ins in tests/standins/ through act's `--local-repository`; the recording `cml` stand-in keeps what
+each comment call was given. Steps run with the test interpreter's warm mlgate (`MLGATE_PYTHON`), so
+nothing is installed during a run. tests/test_act_deploy.py imports the plumbing through this module.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
-import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,28 +20,30 @@ from typing import Any
 import pytest
 import yaml
 
+import offline_act
 from conftest import BIN, ROOT, read_params, repro, run, write_params
+from offline_act import (  # noqa: F401 (ACT_FLAGS, ACT_TIMEOUT, PINNED_USES, run_act: for the other act tests)
+    ACT_FLAGS,
+    ACT_TIMEOUT,
+    PINNED_USES,
+    STANDINS,
+    ActRun,
+    ActRunner,
+    act_env,
+    publish,
+    pull_request_event,
+    run_act,
+    snapshot_checkout,
+)
 
 pytestmark = pytest.mark.slow
 
-STANDINS = ROOT / "tests" / "standins"
-STANDIN_FOR = {
-    "actions/checkout": "checkout",
-    "actions/setup-python": "setup-python",
-    "iterative/setup-cml": "setup-cml",
-    "actions/upload-artifact": "upload-artifact",
-    "aws-actions/configure-aws-credentials": "configure-aws-credentials",
-}
+STANDIN_FOR = offline_act.PR_LOOP_STANDINS
 PR_LOOP_FILES = [ROOT / ".github" / "workflows" / name for name in ("mlgate-pr.yml", "pr.yml")] + [
     ROOT / "actions" / name / "action.yml" for name in ("setup", "pipeline", "report", "gate")
 ]
-PINNED_USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
 WATERMARK = "--watermark-title=mlgate report"
 MARKER = "<!-- mlgate-report -->"
-ACT_TIMEOUT = 300
-# Host mode (steps run here, no Docker engine); checkouts go through the stand-in; no cache server.
-ACT_FLAGS = ("-P", "ubuntu-latest=-self-hosted", "--no-skip-checkout", "--no-cache-server")
-ACT_FLAGS += ("--container-daemon-socket", "-")
 ADOPTER_CALLER = """\
 name: mlgate
 on:
@@ -68,27 +67,7 @@ jobs:
 
 def standin_mappings() -> list[str]:
     """`--local-repository` for every pinned third-party action, each to its stand-in (one must exist)."""
-    pins = {m.groups() for f in PR_LOOP_FILES for m in PINNED_USES.finditer(f.read_text())}
-    missing = sorted(name for name, _ in pins if name not in STANDIN_FOR)
-    assert not missing, f"no stand-in under tests/standins for {missing}"
-    return [f"{name}@{sha}={STANDINS / STANDIN_FOR[name]}" for name, sha in sorted(pins)]
-
-
-@dataclass
-class ActRun:
-    """What one act run left behind: its exit code, its log and the stand-ins' records."""
-
-    returncode: int
-    log: str
-    record: Path
-    seconds: float
-
-    def cml_calls(self) -> list[Path]:
-        calls = self.record / "cml"
-        return sorted(calls.iterdir(), key=lambda p: int(p.name)) if calls.exists() else []
-
-    def artifact(self, name: str = "mlgate-report") -> Path:
-        return self.record / "artifacts" / name
+    return offline_act.standin_mappings(PR_LOOP_FILES, STANDIN_FOR)
 
 
 @dataclass
@@ -106,69 +85,13 @@ class World:
     def act(self, repo: Path, workflow: str, event: dict, token: bool = True) -> ActRun:
         """Run the pull_request event of one workflow under act and collect what it left."""
         self.runs += 1
-        record = self.root / f"record-{self.runs}"
-        event_path = self.root / f"event-{self.runs}.json"
-        event_path.write_text(json.dumps(event))
-        args = [str(BIN / "act"), "pull_request", "-W", workflow, "-e", str(event_path), *ACT_FLAGS]
-        args += ["--action-cache-path", str(self.root / "act-cache")]
-        args += ["--env", f"MLGATE_PYTHON={BIN / 'python'}", "--env", f"MLGATE_STANDIN_RECORD={record}"]
-        for mapping in [*standin_mappings(), f"acme/mlgate@{self.mlgate_sha}={self.mlgate_pinned}"]:
-            args += ["--local-repository", mapping]
-        if token:
-            args += ["-s", "GITHUB_TOKEN=standin-token"]
-        return run_act(args, repo, self.env, self.root / f"act-{self.runs}.log", record)
-
-
-def act_env(root: Path) -> dict[str, str]:
-    """HOME, caches, npm prefix and git config in temp dirs; github.com rewritten to local bare repos."""
-    home = root / "home"
-    home.mkdir()
-    (home / ".actrc").write_text("")
-    gitconfig = home / ".gitconfig"
-    gitconfig.write_text(
-        "[user]\n\tname = mlgate tests\n\temail = tests@mlgate.invalid\n[init]\n\tdefaultBranch = main\n"
-        f'[url "{root / "github"}/"]\n\tinsteadOf = https://github.com/\n'
-        '[protocol "file"]\n\tallow = always\n[advice]\n\tdetachedHead = false\n'
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "RUNNER_", "ACTIONS_"))}
-    env.update(
-        HOME=str(home),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        NPM_CONFIG_PREFIX=str(root / "npm"),
-        NPM_CONFIG_CACHE=str(root / "npm-cache"),
-        GIT_CONFIG_GLOBAL=str(gitconfig),
-        GIT_CONFIG_NOSYSTEM="1",
-        DVC_NO_ANALYTICS="1",
-        ITERATIVE_DO_NOT_TRACK="1",
-        BENTOML_DO_NOT_TRACK="true",
-        DVC_SITE_CACHE_DIR=str(home / "dvc-site-cache"),
-    )
-    return env
-
-
-def publish(repo: Path, slug: str, root: Path, env: dict[str, str]) -> None:
-    """Make `https://github.com/<slug>` (rewritten by the temp git config) a bare clone of repo."""
-    bare = root / "github" / slug
-    bare.parent.mkdir(parents=True, exist_ok=True)
-    run("git", "init", "-q", "--bare", bare, cwd=root, env=env)
-    run("git", "remote", "add", "origin", f"https://github.com/{slug}", cwd=repo, env=env)
-    run("git", "push", "-q", "origin", "main", cwd=repo, env=env)
+        mappings = [*standin_mappings(), f"acme/mlgate@{self.mlgate_sha}={self.mlgate_pinned}"]
+        runner = ActRunner(self.root, self.env, mappings)
+        return runner.run(repo, "pull_request", workflow, event, token=token)
 
 
 def with_dvc_remote(repo: Path, remote: Path, env: dict[str, str]) -> None:
     run(BIN / "dvc", "remote", "add", "-d", "-f", "store", remote, cwd=repo, env=env)
-
-
-def run_act(args: list[str], cwd: Path, env: dict[str, str], log_path: Path, record: Path) -> ActRun:
-    """Run act (bounded by ACT_TIMEOUT), keep its log, and collect what the run left."""
-    started = time.monotonic()
-    result = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=ACT_TIMEOUT
-    )
-    log = result.stdout + result.stderr
-    log_path.write_text(log)
-    return ActRun(result.returncode, log, record, time.monotonic() - started)
 
 
 def seed_remote(template: Path, root: Path, configure: Callable[[Path], None], env: dict[str, str]) -> None:
@@ -182,11 +105,7 @@ def seed_remote(template: Path, root: Path, configure: Callable[[Path], None], e
 
 def copy_checkout(repo: Path, template: Path) -> None:
     """This repository's files as they stand, with the trained example's pipeline state."""
-    files = run("git", "ls-files", "-co", "--exclude-standard", cwd=ROOT).stdout.split("\n")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, repo / name)
+    snapshot_checkout(repo)
     for name in ("params.yaml", "dvc.lock", ".mlgate/version"):
         shutil.copy2(template / name, repo / name)
 
@@ -244,17 +163,7 @@ def open_pr(world: World, repo: Path, slug: str, branch: str, params: dict, numb
         change(repo)
     commit_in(repo, f"PR {number}", env)
     run("git", "push", "-q", "-f", "origin", branch, cwd=repo, env=env)
-    head_slug = f"contributor/{slug.split('/')[1]}" if fork else slug
-    return {
-        "action": "synchronize",
-        "number": number,
-        "pull_request": {
-            "number": number,
-            "head": {"sha": head(repo, env), "ref": branch, "repo": {"full_name": head_slug, "fork": fork}},
-            "base": {"sha": base_sha, "ref": "main", "repo": {"full_name": slug, "fork": False}},
-        },
-        "repository": {"full_name": slug},
-    }
+    return pull_request_event(slug, number, {"sha": head(repo, env), "ref": branch}, base_sha, fork)
 
 
 def shallower_model(params: dict) -> dict:
