@@ -2,6 +2,7 @@
 # Deploy steps 1-4: reproduce from the run-cache, push the run-cache, take the next registry version,
 # build the bento. Everything the later steps need leaves through $GITHUB_OUTPUT.
 set -euo pipefail
+exec < /dev/null  # nothing may wait on a terminal: DVC asks y/n on one when a cache is missing
 python="$(dirname "$(command -v mlgate)")/python"
 
 mlgate validate

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run `mlgate monitor` on the production data; 1 (alarm) is an outcome, 2 and 3 are a broken run.
 set -uo pipefail
+exec < /dev/null  # nothing may wait on a terminal: DVC asks y/n on one when a cache is missing
 current="$(python "$GITHUB_ACTION_PATH/resolve.py")" || exit 2
 
 # The reference of the workspace (no registry); with a registry, mlgate reads the version's own files.

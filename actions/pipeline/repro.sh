@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Validate the config, then `dvc repro`, with --pull only when a remote can be read.
 set -euo pipefail
+exec < /dev/null  # nothing may wait on a terminal: DVC asks y/n on one when a cache is missing
 remote="$(dvc remote default 2>/dev/null || true)"
 case "$MLGATE_INPUT_PULL" in
   true) pull=true; why="pull requested" ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Retrain on a new branch (mlgate retrain), push it, and open its pull request with gh.
 set -euo pipefail
+exec < /dev/null  # nothing may wait on a terminal: DVC asks y/n on one when a cache is missing
 data="$(python "$GITHUB_ACTION_PATH/../monitor/resolve.py")"
 branch="mlgate/retrain-${GITHUB_RUN_ID}-${GITHUB_RUN_ATTEMPT:-1}"
 token="${MLGATE_PR_TOKEN:-$MLGATE_GITHUB_TOKEN}"
