@@ -34,12 +34,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, run
+import offline_act
+from conftest import BIN, run
 from test_act_pr import (
     ACT_FLAGS,
     MARKER,
-    PINNED_USES,
-    STANDIN_FOR,
     STANDINS,
     WATERMARK,
     ActRun,
@@ -50,22 +49,10 @@ from test_act_pr import (
     publish,
     run_act,
     seed_remote,
-    standin_mappings,
 )
 
 pytestmark = pytest.mark.slow
 
-DEPLOY_STANDIN_FOR = {
-    **STANDIN_FOR,
-    "docker/setup-buildx-action": "setup-buildx",
-    "docker/login-action": "login",
-    "docker/build-push-action": "build-push",
-    "actions/attest-build-provenance": "attest-build-provenance",
-    "actions/create-github-app-token": "create-github-app-token",
-}
-DEPLOY_FILES = [ROOT / ".github" / "workflows" / f for f in ("mlgate-deploy.yml", "mlgate-promote.yml")] + [
-    ROOT / "actions" / name / "action.yml" for name in ("setup", "deploy", "promote")
-]
 IMAGE = "ghcr.io/acme/mlgate"
 BUCKET = "mlgate-dvc"
 AWS = {"AWS_ACCESS_KEY_ID": "standin", "AWS_SECRET_ACCESS_KEY": "standin", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -73,13 +60,6 @@ BOT = "github-actions[bot]"
 # register.sh prints: "pushed <commit> to main: mlgate: deploy version N to staging [skip ci] (attempt A)"
 PUSHED = re.compile(r"\| pushed ([0-9a-f]{40}) to main: mlgate: deploy version (\d+) to staging ")
 TAKEN = "version 2 was taken meanwhile; tagging the image as 3"
-
-
-def deploy_standin_mappings() -> list[str]:
-    pins = {m.groups() for f in DEPLOY_FILES for m in PINNED_USES.finditer(f.read_text())}
-    missing = sorted(name for name, _ in pins if name not in DEPLOY_STANDIN_FOR)
-    assert not missing, f"no stand-in under tests/standins for {missing}"
-    return [f"{name}@{sha}={STANDINS / DEPLOY_STANDIN_FOR[name]}" for name, sha in sorted(pins)]
 
 
 def free_port() -> int:
@@ -165,7 +145,7 @@ class DeployWorld:
         }
         for name, value in env.items():
             args += ["--env", f"{name}={value}"]
-        for mapping in sorted({*deploy_standin_mappings(), *standin_mappings()}):
+        for mapping in offline_act.standin_mappings():  # every reusable workflow's and action's pins
             args += ["--local-repository", mapping]
         log = self.root / f"act-{self.runs}.log"
         return functools.partial(run_act, args, repo, self.env, log, record)
@@ -516,7 +496,7 @@ def test_rollback_retags_the_previous_version_by_digest(world: DeployWorld, race
 
 
 def test_every_pinned_deploy_action_has_a_named_standin() -> None:
-    for mapping in deploy_standin_mappings():
+    for mapping in offline_act.standin_mappings():
         action = Path(mapping.split("=", 1)[1]) / "action.yml"
         assert yaml.safe_load(action.read_text())["name"].endswith("stand-in"), action
     assert os.access(STANDINS / "setup-buildx" / "docker", os.X_OK)
