@@ -56,7 +56,9 @@ def call(port: int, path: str, body: Any = None, raw: bytes | None = None) -> tu
         return exc.code, json.loads(exc.read() or b"null")
 
 
-def start_server(args: list[str], cwd: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(
+    args: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     handle = log.open("wb")
     process = subprocess.Popen(
@@ -65,6 +67,7 @@ def start_server(args: list[str], cwd: Path, log: Path) -> tuple[subprocess.Pope
         stdout=handle,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=env,
     )
     return process, port
 
@@ -392,13 +395,34 @@ def test_untrusted_type_stops_start_up(staged: Path, tmp_path: Path) -> None:
     assert "untrusted type(s) custom_estimators.Sneaky" in output
 
 
-def test_mlgate_serve_serves_the_current_model(repo: Path, sample: tuple[list[dict[str, Any]], Any]) -> None:
+def test_mlgate_serve_serves_the_current_model_and_cleans_up_on_sigterm(
+    repo: Path, sample: tuple[list[dict[str, Any]], Any]
+) -> None:
     log = repo.parent / "mlgate-serve.log"
-    process, port = start_server([str(BIN / "mlgate"), "serve"], repo, log)
+    temp = repo.parent / "serve-temp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    process, port = start_server([str(BIN / "mlgate"), "serve"], repo, log, env)
     try:
         wait_ready(process, port, log)
         status, answer = call(port, "/predict", {"records": sample[0][:2]})
+        process.terminate()  # SIGTERM to `mlgate serve` alone, as `kill <pid>` sends it
+        process.wait(timeout=60)
+        server_gone = _group_gone(process.pid)
     finally:
         stop(process)
     assert status == 200
     assert [row["prediction"] for row in answer] == sample[1].predict(pd.DataFrame(sample[0][:2])).tolist()
+    assert server_gone, "bentoml serve outlived `mlgate serve`"
+    assert list(temp.iterdir()) == [], "the staging folder was left behind"
+
+
+def _group_gone(group: int, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False

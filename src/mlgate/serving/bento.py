@@ -6,6 +6,7 @@ import copy
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from mlgate.serving.settings import SETTINGS_FILE, ServingSettings
 from mlgate.serving.wheel import base_requirements, build_wheel
 
 METRICS_FILE = Path("reports/metrics.json")
+STOP_SECONDS = 30  # how long `mlgate serve` waits for the server to stop after Ctrl-C
 SERVICE_STUB = '''"""Entry point of the bento: the mlgate service, set up by serving.json beside this file."""
 
 from mlgate.serving.service import Service
@@ -92,7 +94,7 @@ def git_commit(repo: Path) -> str:
 
 
 def service_name(serve: dict[str, Any], repo: Path) -> str:
-    """serve.name, or the repository's name (from GITHUB_REPOSITORY, else its folder) as a valid bento name."""
+    """serve.name, or the repository's name (GITHUB_REPOSITORY, else its folder) as a valid bento name."""
     if serve["name"]:
         return str(serve["name"])
     slug = os.environ.get("GITHUB_REPOSITORY", "")
@@ -264,10 +266,24 @@ def serve(repo: Path, params: dict[str, Any], host: str, port: int) -> int:
         context = Path(folder)
         stage(repo, params, context, None, None)
         command = [bentoml_executable(), "serve", "service:Service", "--host", host, "--port", str(port)]
+        return _foreground(command, context)
+
+
+def _foreground(command: list[str], cwd: Path) -> int:
+    """Run a server until it exits; SIGTERM and Ctrl-C stop it first, so the caller still cleans up."""
+    server = subprocess.Popen(command, cwd=cwd)
+    previous = signal.signal(signal.SIGTERM, lambda signum, _: server.send_signal(signum))
+    try:
+        return server.wait()
+    except KeyboardInterrupt:  # the terminal sent SIGINT to the server too
         try:
-            return subprocess.run(command, cwd=context, check=False).returncode
-        except KeyboardInterrupt:
-            return 130
+            server.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def hadolint_ignores() -> list[str]:
