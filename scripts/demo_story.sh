@@ -61,7 +61,11 @@ deploy_direct() {
   # The steps of actions/deploy, in order; the container ones are stood in.
   dvc repro --pull --quiet
   dvc push --quiet --run-cache
-  local version sha bento digest
+  local version sha bento digest gate=()
+  if git rev-parse -q --verify HEAD^1 > /dev/null; then
+    mlgate report --base HEAD^1 --format json --no-reproduce > "$sandbox/gate.json"
+    gate=(--gate-report "$sandbox/gate.json")
+  fi
   version="$(mlgate registry next-version)"
   sha="$(git rev-parse HEAD)"
   bento="$(mlgate build --model-version "$version" --no-lock-packages --json)"
@@ -72,7 +76,7 @@ deploy_direct() {
   standin "docker/build-push-action: context $folder -> $image:$version, $image:${sha:0:12}, digest ${digest:0:19}…"
   standin "docker run + /readyz + /predict smoke test, and actions/attest-build-provenance"
   mlgate registry record --version "$version" --image "$image" --digest "$digest" --bento-tag "$tag" \
-    --image-tag "$version" --image-tag "${sha:0:12}" ${1:+--pr "$1"} --reason "merged to main"
+    --image-tag "$version" --image-tag "${sha:0:12}" ${1:+--pr "$1"} "${gate[@]}" --reason "merged to main"
   mlgate registry promote "$version" --to staging --reason "deployed from main"
   bot_commit "mlgate: deploy version $version to staging [skip ci]" registry.yaml dvc.lock
 }

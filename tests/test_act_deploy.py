@@ -314,6 +314,7 @@ def test_push_to_main_builds_pushes_and_records_version_1(world: DeployWorld, fi
     entry = version(registry, 1)
     assert entry["image"] == {"name": IMAGE, "digest": call["digest"], "tags": ["1", first.commit[:12]]}
     assert entry["source"]["commit"] == first.commit and entry["bento"]["tag"].endswith(context.name)
+    assert entry["gate"]["verdict"] == "unknown"  # the first commit has no branch before it to gate against
     assert registry["aliases"] == {"staging": 1}
     events = [(e["action"], e.get("version"), e.get("to")) for e in registry["events"]]
     assert events == [("register", 1, None), ("promote", None, 1)]
@@ -373,6 +374,7 @@ def test_racing_deploys_on_a_moved_main_both_land_with_distinct_versions(
         assert entry["image"]["digest"] == calls[pr][0]["digest"]
         assert entry["image"]["tags"] == [str(deploy.version), deploy.commit[:12]]
         assert (entry["source"]["commit"], entry["source"]["pr"]) == (deploy.commit, pr)
+        assert entry["gate"]["verdict"] == "passed"  # against main before the merge (same model)
     assert registry["aliases"] == {"staging": 3}
 
     # The one that lost re-applied its change as version 3 and re-tagged its image, by digest, as 3; it

@@ -16,6 +16,16 @@ else
   dvc repro
 fi
 
+# The gate again, on the merged commit against the branch before it, so that the version records its verdict.
+gate_report=""
+if git rev-parse -q --verify HEAD^1 > /dev/null; then
+  gate_report="$RUNNER_TEMP/mlgate-gate.json"
+  if ! mlgate report --base HEAD^1 --format json --no-reproduce > "$gate_report"; then
+    echo "::warning title=mlgate deploy::the gate could not be computed against HEAD^1; the version's gate stays unknown"
+    gate_report=""
+  fi
+fi
+
 version="$(mlgate registry next-version)"
 model_sha256="$("$python" -c 'import json; print(json.load(open("models/model.json"))["sha256"])')"
 mlgate build --model-version "$version" --registry-sha256 "$model_sha256" --json > "$RUNNER_TEMP/mlgate-bento.json"
@@ -41,4 +51,5 @@ fi
   echo "bento-tag=$(read_bento tag)"
   echo "bento-path=$(read_bento path)"
   echo "pr=$pr"
+  echo "gate-report=$gate_report"
 } | tee -a "$GITHUB_OUTPUT"

@@ -25,9 +25,10 @@ apply_change() {
     if [ -n "$taken_by" ]; then docker buildx imagetools create --tag "$MLGATE_IMAGE:$image_version" "$taken_by"; fi
     image_version="$version"
   fi
-  local pr=()
+  local pr=() gate=()
   if [ -n "$MLGATE_PR" ]; then pr=(--pr "$MLGATE_PR"); fi
-  mlgate registry record --version "$version" "${pr[@]}" --image "$MLGATE_IMAGE" --digest "$MLGATE_DIGEST" \
+  if [ -n "${MLGATE_GATE_REPORT:-}" ]; then gate=(--gate-report "$MLGATE_GATE_REPORT"); fi
+  mlgate registry record --version "$version" "${pr[@]}" "${gate[@]}" --image "$MLGATE_IMAGE" --digest "$MLGATE_DIGEST" \
     --bento-tag "$MLGATE_BENTO_TAG" --image-tag "$version" --image-tag "$MLGATE_SHA_TAG" --reason "merged to $MLGATE_BRANCH"
   mlgate registry promote "$version" --to "$MLGATE_ALIAS" --reason "deployed from $MLGATE_BRANCH"
   commit_message="mlgate: deploy version $version to $MLGATE_ALIAS [skip ci]"
