@@ -328,6 +328,7 @@ def report(
         f"with other work, client and servers on 127.0.0.1, {seconds:g} s per case after a warm-up. "
         f"The bento runs {workers} worker(s) with adaptive batching; FastAPI + uvicorn runs one worker "
         "(so keep-alive responses keep TCP_NODELAY) with the same request check and prediction code, "
+        "the same JSON parser and encoder (pydantic-core) and the same frozen garbage collector, "
         "one request per model call. fastapi-stock is the usual app instead: a pydantic model per record "
         "and the scikit-learn pipeline on a DataFrame (what the issue's reference probe measured). "
         "In-process is parse + check + predict in a loop, with no HTTP; the better of a run before and "

@@ -92,7 +92,7 @@ def settle_garbage_collector() -> None:
     """Freeze everything alive now (the model, the libraries) out of the garbage collector's walks.
 
     Those objects live as long as the process. Left in, every full collection walks them all, and large
-    concurrent requests trigger full collections often: frozen, a 100-row request costs half the CPU.
+    concurrent requests trigger full collections often, which shows in the tail latency (docs/serving.md).
     """
     gc.collect()
     gc.freeze()
