@@ -185,6 +185,18 @@ def test_predict_matches_in_process(server: int, sample: tuple[list[dict[str, An
     assert len({row["prediction_id"] for row in answer}) == len(records)
 
 
+def test_null_is_a_missing_value_the_model_fills_in(
+    server: int, sample: tuple[list[dict[str, Any]], Any]
+) -> None:
+    records, model = sample
+    first = next(iter(records[0]))
+    sent = [{**records[0], first: None}, records[1]]
+    status, answer = call(server, "/predict", {"records": sent})
+    assert status == 200, answer
+    expected = model.predict_proba(pd.DataFrame(sent).astype(float)).tolist()  # null is NaN to the pipeline
+    assert [list(row["probabilities"].values()) for row in answer] == expected
+
+
 def test_metadata(server: int, repo: Path, built: dict[str, Any]) -> None:
     status, meta = call(server, "/metadata", {})
     card = json.loads((repo / "models/model.json").read_text())

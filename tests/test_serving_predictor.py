@@ -92,6 +92,30 @@ def test_classifier_paths_equal_scikit_learn(estimator: Any, scaler: Any, fast: 
     assert [list(row["probabilities"].values()) for row in rows] == model.predict_proba(expected).tolist()
 
 
+def test_null_for_an_imputed_feature_is_filled_in_exactly_as_scikit_learn_does(tmp_path: Path) -> None:
+    train = frame(300, 0)
+    model = numeric_pipeline(RandomForestClassifier(n_estimators=15, random_state=0), StandardScaler())
+    predictor = predictor_for(model, train, (train["a"] > 0).to_numpy(int), tmp_path)
+    assert predictor.schema.nullable == set(NUMERIC) and predictor.fast_paths["transform"]
+    sent = records(frame(40, 4))
+    for index, record in enumerate(sent):
+        record[NUMERIC[index % 3]] = None  # one missing value per record, in turn
+    rows = predictor.predict(predictor.schema.check(sent))
+    expected = pd.DataFrame(sent).astype(float)  # null is NaN to scikit-learn
+    assert [list(row["probabilities"].values()) for row in rows] == model.predict_proba(expected).tolist()
+    assert predictor.schema.json_schema()["items"]["properties"]["a"]["type"] == ["number", "null"]
+
+
+def test_null_is_refused_when_the_model_does_not_impute(tmp_path: Path) -> None:
+    train = frame(300, 0)
+    columns = ColumnTransformer([("numeric", StandardScaler(), NUMERIC)], verbose_feature_names_out=False)
+    model = Pipeline([("preprocess", columns), ("estimator", LogisticRegression())])
+    predictor = predictor_for(model, train, (train["a"] > 0).to_numpy(int), tmp_path)
+    assert predictor.schema.nullable == frozenset()
+    with pytest.raises(RequestError, match=r"records\[0\]\.b: expected a number, got null"):
+        predictor.schema.check([{**records(frame(1, 5))[0], "b": None}])
+
+
 def test_regressor_and_categorical_fall_back_and_stay_exact(tmp_path: Path) -> None:
     train = frame(300, 0, categorical=True)
     columns = ColumnTransformer(

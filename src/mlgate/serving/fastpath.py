@@ -32,8 +32,11 @@ def _numeric_steps(transformer: Any) -> list[Any] | None:
     )
     for step in steps:
         if isinstance(step, SimpleImputer):
-            # Requests never carry missing values, so a fitted imputer without an indicator passes values on.
-            if step.add_indicator or np.isnan(np.asarray(step.statistics_, dtype=np.float64)).any():
+            # Replayed for NaN (a request's null) only, with every statistic known and no indicator columns.
+            missing = step.missing_values
+            if not (isinstance(missing, float) and np.isnan(missing)) or step.add_indicator:
+                return None
+            if np.isnan(np.asarray(step.statistics_, dtype=np.float64)).any():
                 return None
         elif not isinstance(step, StandardScaler):
             return None
@@ -41,10 +44,15 @@ def _numeric_steps(transformer: Any) -> list[Any] | None:
 
 
 def _replay(steps: list[Any], block: np.ndarray) -> np.ndarray:
+    from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import StandardScaler
 
     for step in steps:
-        if isinstance(step, StandardScaler):  # the same in-place operations StandardScaler.transform does
+        if isinstance(step, SimpleImputer):  # each missing value becomes its column's statistic
+            missing = np.isnan(block)
+            if missing.any():
+                block[missing] = np.broadcast_to(step.statistics_, block.shape)[missing]
+        elif isinstance(step, StandardScaler):  # the same in-place operations StandardScaler.transform does
             if step.with_mean:
                 block -= step.mean_
             if step.with_std:

@@ -46,13 +46,7 @@ def input_limits(preprocess: Any, features: list[dict[str, Any]]) -> dict[str, f
     numeric = [f["name"] for f in features if f["kind"] == "numeric"]
     if preprocess is None or not numeric:
         return {}
-    base = {
-        f["name"]: (0.0 if f["kind"] == "numeric" else (f.get("categories") or [""])[0]) for f in features
-    }
-    try:
-        names_out = [str(name) for name in preprocess.get_feature_names_out()]
-    except (AttributeError, ValueError):
-        names_out = []
+    base, names_out = _probe_base(features), _names_out(preprocess)
     limits = dict.fromkeys(numeric, 0.0)
     open_names = set(numeric)
     for exponent in range(39):
@@ -73,13 +67,51 @@ def input_limits(preprocess: Any, features: list[dict[str, Any]]) -> dict[str, f
     return {name: limit or 1.0 for name, limit in limits.items()}
 
 
-def probe_columns(features: list[dict[str, Any]], rows: int = 64) -> dict[str, np.ndarray]:
-    """Seeded, varied feature columns to prove the fast paths against scikit-learn."""
+def imputed_inputs(preprocess: Any, features: list[dict[str, Any]]) -> frozenset[str]:
+    """The numeric features whose missing values the preprocessing fills in: requests may send them as null.
+
+    Found by probing the preprocessing once at start-up with every numeric feature missing.
+    """
+    numeric = [f["name"] for f in features if f["kind"] == "numeric"]
+    if preprocess is None or not numeric:
+        return frozenset()
+    probe = pd.DataFrame([{**_probe_base(features), **dict.fromkeys(numeric, np.nan)}])
+    try:
+        output = np.asarray(preprocess.transform(probe), dtype=np.float64)
+    except (ValueError, TypeError):
+        return frozenset()
+    finite = np.all(np.isfinite(output), axis=0)
+    names_out = _names_out(preprocess)
+    return frozenset(
+        name for name in numeric if (finite[names_out.index(name)] if name in names_out else finite.all())
+    )
+
+
+def _probe_base(features: list[dict[str, Any]]) -> dict[str, Any]:
+    """One valid record: 0.0 for numbers, the first category for categoricals."""
+    return {
+        f["name"]: (0.0 if f["kind"] == "numeric" else (f.get("categories") or [""])[0]) for f in features
+    }
+
+
+def _names_out(preprocess: Any) -> list[str]:
+    try:
+        return [str(name) for name in preprocess.get_feature_names_out()]
+    except (AttributeError, ValueError):
+        return []
+
+
+def probe_columns(
+    features: list[dict[str, Any]], nullable: frozenset[str] = frozenset(), rows: int = 64
+) -> dict[str, np.ndarray]:
+    """Seeded, varied feature columns to prove the fast paths against scikit-learn; NaNs where nullable."""
     rng = np.random.default_rng(0)
     columns: dict[str, np.ndarray] = {}
     for feature in features:
         if feature["kind"] == "numeric":
             columns[feature["name"]] = rng.normal(size=rows) * 10.0 ** rng.uniform(-3, 3, size=rows)
+            if feature["name"] in nullable:
+                columns[feature["name"]][::5] = np.nan
         else:
             options = feature.get("categories") or [""]
             columns[feature["name"]] = np.array(
@@ -112,7 +144,8 @@ class Predictor:
         self.settings = settings
         self.preprocess, self.estimator = _split_pipeline(model)
         limits = input_limits(self.preprocess, card["features"])
-        self.schema = RecordSchema(card["features"], settings.max_batch_size, limits)
+        nullable = imputed_inputs(self.preprocess, card["features"])
+        self.schema = RecordSchema(card["features"], settings.max_batch_size, limits, nullable)
         self.classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
         self.argmax = _predicts_argmax(self.estimator)
         self.version = settings.model_version or f"sha256:{card['sha256'][:12]}"
@@ -127,7 +160,7 @@ class Predictor:
 
     def _choose_paths(self) -> dict[str, bool]:
         """Use each fast path only when it reproduces scikit-learn exactly on probe data."""
-        probe = probe_columns(self.card["features"])
+        probe = probe_columns(self.card["features"], self.schema.nullable)
         fast = fastpath.numeric_transform(self.preprocess, self.schema.numeric)
         fast_transform = fastpath.proven(fast, self._slow_transform, probe, probe)
         self.transform = fast if fast is not None and fast_transform else self._slow_transform

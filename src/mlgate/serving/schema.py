@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 NUMBER_TYPES = frozenset({int, float})
+NUMBER_OR_NULL_TYPES = NUMBER_TYPES | {type(None)}
 # Many estimators (all of scikit-learn's trees) compute in float32 and fail on magnitudes near its maximum
 # (3.4e38). Inputs are bounded so that, after preprocessing, every value stays within this limit: such
 # requests then get a 400 instead of failing the whole merged batch.
@@ -55,9 +56,14 @@ class RecordSchema:
     """Required, typed fields of one record: numbers for numeric features, enums for categorical ones."""
 
     def __init__(
-        self, features: list[dict[str, Any]], max_rows: int, limits: dict[str, float] | None = None
+        self,
+        features: list[dict[str, Any]],
+        max_rows: int,
+        limits: dict[str, float] | None = None,
+        nullable: frozenset[str] = frozenset(),
     ) -> None:
         self.features = features
+        self.nullable = nullable  # numeric features a request may send as null (the model imputes them)
         self.limits = {f["name"]: NUMBER_LIMIT for f in features if f["kind"] == "numeric"} | (limits or {})
         self.names = [feature["name"] for feature in features]
         self.numeric = [f["name"] for f in features if f["kind"] == "numeric"]
@@ -72,11 +78,14 @@ class RecordSchema:
         properties: dict[str, Any] = {}
         for feature in self.features:
             if feature["kind"] == "numeric":
-                properties[feature["name"]] = {
-                    "type": "number",
-                    "minimum": -self.limits[feature["name"]],
-                    "maximum": self.limits[feature["name"]],
-                    "description": f"numeric feature ({feature['dtype']})",
+                name = feature["name"]
+                nullable = name in self.nullable
+                properties[name] = {
+                    "type": ["number", "null"] if nullable else "number",
+                    "minimum": -self.limits[name],
+                    "maximum": self.limits[name],
+                    "description": f"numeric feature ({feature['dtype']})"
+                    + ("; null when missing, the model fills it in" if nullable else ""),
                 }
             else:
                 options = sorted(self.categories[feature["name"]])
@@ -130,17 +139,22 @@ class RecordSchema:
 
     def _check_numbers(self, records: list[dict[str, Any]], name: str) -> None:
         values = [record[name] for record in records]
-        if not set(map(type, values)) <= NUMBER_TYPES:
-            index = next(i for i, v in enumerate(values) if type(v) not in NUMBER_TYPES)
+        nullable = name in self.nullable
+        allowed = NUMBER_OR_NULL_TYPES if nullable else NUMBER_TYPES
+        if not set(map(type, values)) <= allowed:
+            index = next(i for i, v in enumerate(values) if type(v) not in allowed)
+            expected = "a number or null" if nullable else "a number"
             raise RequestError(
-                f"{RECORDS_FIELD}[{index}].{name}: expected a number, got {_described(values[index])}"
+                f"{RECORDS_FIELD}[{index}].{name}: expected {expected}, got {_described(values[index])}"
             )
         try:
-            column = np.asarray(values, dtype=np.float64)
+            column = np.asarray(values, dtype=np.float64)  # null becomes NaN
         except OverflowError:  # an integer beyond float range
-            column = np.array([_as_float(value) for value in values])
+            column = np.array([math.nan if value is None else _as_float(value) for value in values])
         limit = self.limits[name]
         inside = np.abs(column) <= limit  # False for NaN too
+        if nullable and not inside.all():
+            inside |= np.fromiter((value is None for value in values), dtype=bool, count=len(values))
         if not inside.all():
             index = int(np.argmin(inside))
             raise RequestError(
