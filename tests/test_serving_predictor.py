@@ -159,7 +159,7 @@ def test_micro_batcher_merges_requests_that_queue_while_busy() -> None:
     async def scenario() -> list[Any]:
         batcher = MicroBatcher(predict, max_rows=5)
         first = asyncio.create_task(batcher.submit([{"x": 0}]))
-        await asyncio.sleep(0.02)  # the model is now busy with the first request
+        await asyncio.sleep(0.02)  # the model is busy with the first request; these arrive meanwhile
         requests = [[{"x": i}] for i in range(1, 4)] + [[{"x": 9}] * 7]
         rest = await asyncio.gather(*(batcher.submit(records) for records in requests))
         return [await first, *rest]

@@ -4,6 +4,10 @@ BentoML's own dispatcher learns how long to hold requests from the waits it has 
 keeps adding that wait to every request at low load, and it answers 503 when its latency estimate exceeds
 the budget. Here a batch starts as soon as the model is free, with everything that queued while it was busy
 (up to `max_rows` records), so the batch size follows the load and nothing is turned away.
+
+The model runs on the event loop, not in a thread. A forest hands the GIL back and forth with the loop on
+every tree, and measured side by side a thread made 100-row requests at concurrency 8 about 30% slower.
+Requests that arrive during a batch wait in their sockets and join the next one.
 """
 
 from __future__ import annotations
@@ -49,15 +53,14 @@ class MicroBatcher:
         return batch
 
     async def drain(self) -> None:
-        """Run batches while requests are queued; the model runs in a thread so requests keep arriving."""
+        """Run batches while requests are queued, letting the loop read waiting requests before each."""
         try:
-            if self.window:
-                await asyncio.sleep(self.window)
+            await asyncio.sleep(self.window)  # 0: one turn of the loop, so requests already sent can queue
             while self.queue:
                 batch = self.take()
                 merged = [record for records, _ in batch for record in records]
                 try:
-                    rows = await asyncio.to_thread(self.predict, merged)
+                    rows = self.predict(merged)
                 except Exception as exc:  # every request of the batch gets the model's error
                     for _, future in batch:
                         if not future.done():
@@ -68,5 +71,6 @@ class MicroBatcher:
                     if not future.done():  # a client that went away cancels its future
                         future.set_result(rows[start : start + len(records)])
                     start += len(records)
+                await asyncio.sleep(0)  # answer this batch's requests and read new ones before the next
         finally:
             self.running = False
