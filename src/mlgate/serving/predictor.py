@@ -46,21 +46,20 @@ def input_limits(preprocess: Any, features: list[dict[str, Any]]) -> dict[str, f
     numeric = [f["name"] for f in features if f["kind"] == "numeric"]
     if preprocess is None or not numeric:
         return {}
-    base, names_out = _probe_base(features), _names_out(preprocess)
+    names_out = _names_out(preprocess)
     limits = dict.fromkeys(numeric, 0.0)
     open_names = set(numeric)
+
+    def bounded(output: np.ndarray) -> np.ndarray:
+        return np.abs(output) <= NUMBER_LIMIT
+
     for exponent in range(39):
         magnitude = 10.0**exponent
-        probe = pd.DataFrame([{**base, **dict.fromkeys(numeric, sign * magnitude)} for sign in (1.0, -1.0)])
-        try:
-            within = np.all(
-                np.abs(np.asarray(preprocess.transform(probe), dtype=np.float64)) <= NUMBER_LIMIT, axis=0
-            )
-        except (ValueError, TypeError, OverflowError):
+        within = _probe(preprocess, features, [magnitude, -magnitude], bounded)
+        if within is None:
             break
         for name in list(open_names):
-            fine = within[names_out.index(name)] if name in names_out else within.all()
-            if fine:
+            if _feature_passes(within, names_out, name):
                 limits[name] = magnitude
             else:
                 open_names.discard(name)
@@ -75,23 +74,33 @@ def imputed_inputs(preprocess: Any, features: list[dict[str, Any]]) -> frozenset
     numeric = [f["name"] for f in features if f["kind"] == "numeric"]
     if preprocess is None or not numeric:
         return frozenset()
-    probe = pd.DataFrame([{**_probe_base(features), **dict.fromkeys(numeric, np.nan)}])
-    try:
-        output = np.asarray(preprocess.transform(probe), dtype=np.float64)
-    except (ValueError, TypeError):
+    finite = _probe(preprocess, features, [np.nan], np.isfinite)
+    if finite is None:
         return frozenset()
-    finite = np.all(np.isfinite(output), axis=0)
     names_out = _names_out(preprocess)
-    return frozenset(
-        name for name in numeric if (finite[names_out.index(name)] if name in names_out else finite.all())
-    )
+    return frozenset(name for name in numeric if _feature_passes(finite, names_out, name))
 
 
-def _probe_base(features: list[dict[str, Any]]) -> dict[str, Any]:
-    """One valid record: 0.0 for numbers, the first category for categoricals."""
-    return {
+def _probe(
+    preprocess: Any, features: list[dict[str, Any]], values: list[float], passes: Callable[[Any], Any]
+) -> np.ndarray | None:
+    """Per output column, whether `passes` holds for every probe record (every numeric feature set to one
+    of `values`, the rest valid); None when the preprocessing refuses the probe."""
+    numeric = [f["name"] for f in features if f["kind"] == "numeric"]
+    base = {
         f["name"]: (0.0 if f["kind"] == "numeric" else (f.get("categories") or [""])[0]) for f in features
     }
+    probe = pd.DataFrame([{**base, **dict.fromkeys(numeric, value)} for value in values])
+    try:
+        output = np.asarray(preprocess.transform(probe), dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return np.asarray(np.all(passes(output), axis=0))
+
+
+def _feature_passes(columns: np.ndarray, names_out: list[str], name: str) -> bool:
+    """The probe's verdict for one input feature: its output column's, or all columns' when unnamed."""
+    return bool(columns[names_out.index(name)] if name in names_out else columns.all())
 
 
 def _names_out(preprocess: Any) -> list[str]:
