@@ -223,7 +223,8 @@ def _bad_requests(record: dict[str, Any]) -> dict[str, tuple[bytes, str]]:
         "empty batch": (body([]), "records: empty batch"),
         "batch over max": (body([record] * (MAX_BATCH + 1)), f"over the maximum of {MAX_BATCH}"),
         "no records": (b"{}", "records"),
-        "not an object": (body([1]), "records[0]: expected an object"),
+        "not an object": (body([1]), "Input should be an object records.0"),
+        "not an array": (json.dumps({"records": record}).encode(), "Input should be a valid array records"),
     }
 
 
@@ -239,6 +240,7 @@ def _bad_requests(record: dict[str, Any]) -> dict[str, tuple[bytes, str]]:
         "batch over max",
         "no records",
         "not an object",
+        "not an array",
     ],
 )
 def test_bad_requests_get_400_naming_the_field(
@@ -367,6 +369,34 @@ def refused_start(folder: Path) -> str:
         stop(process)
     assert process.returncode != 0
     return log.read_text()
+
+
+def predict_log_line(log: Path, port: int, body: Any) -> str:
+    """Send one /predict and return BentoML's access-log line for it (it names the span, if any)."""
+    assert call(port, "/predict", body)[0] == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = [line for line in log.read_text().splitlines() if "path=/predict" in line]
+        if lines:
+            return lines[-1]
+        time.sleep(0.2)
+    raise AssertionError(f"no access-log line for /predict in {log}")
+
+
+def test_predict_is_traced_only_when_asked(
+    server: int, repo: Path, staged: Path, sample: tuple[list[dict[str, Any]], Any]
+) -> None:
+    body = {"records": sample[0][:1]}
+    assert "trace=" not in predict_log_line(repo.parent / "server.log", server, body)
+    settings = json.loads((staged / "serving.json").read_text())
+    (staged / "serving.json").write_text(json.dumps({**settings, "trace_predictions": True}))
+    log = staged.parent / "traced.log"
+    process, port = start_server([str(BIN / "bentoml"), "serve", "service:Service"], staged, log)
+    try:
+        wait_ready(process, port, log)
+        assert "trace=" in predict_log_line(log, port, body)
+    finally:
+        stop(process)
 
 
 def test_tampered_model_stops_start_up(staged: Path) -> None:

@@ -22,7 +22,7 @@ from mlgate.fsio import sha256_file
 from mlgate.modelio import save_model
 from mlgate.serving.batcher import MicroBatcher
 from mlgate.serving.predictor import Predictor
-from mlgate.serving.schema import RequestError
+from mlgate.serving.schema import CheckedRecords, RequestError
 from mlgate.serving.settings import ServingSettings
 
 NUMERIC = ["a", "b", "c"]
@@ -65,6 +65,17 @@ def predictor_for(model: Any, data: pd.DataFrame, target: np.ndarray, folder: Pa
 def numeric_pipeline(estimator: Any, scaler: Any) -> Pipeline:
     steps = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", scaler)])
     columns = ColumnTransformer([("numeric", steps, NUMERIC)], verbose_feature_names_out=False)
+    return Pipeline([("preprocess", columns), ("estimator", estimator)])
+
+
+def mixed_pipeline(numeric_step: Any, estimator: Any) -> Pipeline:
+    """Numeric and one-hot categorical preprocessing, which the fast transform does not replay."""
+    columns = ColumnTransformer(
+        [
+            ("numeric", numeric_step, NUMERIC),
+            ("categorical", OneHotEncoder(handle_unknown="ignore"), ["colour"]),
+        ]
+    )
     return Pipeline([("preprocess", columns), ("estimator", estimator)])
 
 
@@ -118,15 +129,7 @@ def test_null_is_refused_when_the_model_does_not_impute(tmp_path: Path) -> None:
 
 def test_regressor_and_categorical_fall_back_and_stay_exact(tmp_path: Path) -> None:
     train = frame(300, 0, categorical=True)
-    columns = ColumnTransformer(
-        [
-            ("numeric", StandardScaler(), NUMERIC),
-            ("categorical", OneHotEncoder(handle_unknown="ignore"), ["colour"]),
-        ]
-    )
-    model = Pipeline(
-        [("preprocess", columns), ("estimator", RandomForestRegressor(n_estimators=10, random_state=0))]
-    )
+    model = mixed_pipeline(StandardScaler(), RandomForestRegressor(n_estimators=10, random_state=0))
     predictor = predictor_for(model, train, train["a"].to_numpy() * 3, tmp_path)
     assert predictor.fast_paths == {"transform": False, "predict_proba": False}
     test = frame(50, 2, categorical=True)
@@ -134,6 +137,23 @@ def test_regressor_and_categorical_fall_back_and_stay_exact(tmp_path: Path) -> N
     assert [row["prediction"] for row in rows] == model.predict(pd.DataFrame(records(test))).tolist()
     with pytest.raises(RequestError, match=r"records\[0\]\.colour: unknown category \"purple\""):
         predictor.schema.check(records(test.assign(colour="purple")))
+
+
+def test_requests_merged_into_one_batch_get_what_each_gets_alone(tmp_path: Path) -> None:
+    train = frame(300, 0, categorical=True)
+    model = mixed_pipeline(SimpleImputer(), RandomForestClassifier(n_estimators=10, random_state=0))
+    predictor = predictor_for(model, train, (train["a"] > 0).to_numpy(int), tmp_path)
+    sent = records(frame(12, 6, categorical=True))
+    sent[4]["b"] = None
+    requests = [predictor.schema.check(part) for part in (sent[:1], sent[1:5], sent[5:])]
+    merged = CheckedRecords.concat(requests)
+    assert merged.records == sent and list(predictor.schema.columns(merged)) == [*NUMERIC, "colour"]
+    assert np.isnan(merged.numbers[4, 1]) and merged.numbers.shape == (12, 3)
+    alone = [row for request in requests for row in predictor.predict(request)]
+    together = predictor.predict(merged)
+    without_ids = [{key: row[key] for key in ("prediction", "probabilities")} for row in together]
+    assert without_ids == [{key: row[key] for key in ("prediction", "probabilities")} for row in alone]
+    assert [row["prediction"] for row in together] == model.predict(pd.DataFrame(sent)).tolist()
 
 
 def test_bounds_keep_scaled_values_within_float32(tmp_path: Path) -> None:
@@ -148,6 +168,10 @@ def test_bounds_keep_scaled_values_within_float32(tmp_path: Path) -> None:
         predictor.schema.check([{**record, "b": limit * 10}])
 
 
+def joined(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [record for part in parts for record in part]
+
+
 def test_micro_batcher_merges_requests_that_queue_while_busy() -> None:
     calls: list[int] = []
 
@@ -157,7 +181,7 @@ def test_micro_batcher_merges_requests_that_queue_while_busy() -> None:
         return [{"echo": record["x"]} for record in records]
 
     async def scenario() -> list[Any]:
-        batcher = MicroBatcher(predict, max_rows=5)
+        batcher = MicroBatcher(predict, joined, max_rows=5)
         first = asyncio.create_task(batcher.submit([{"x": 0}]))
         await asyncio.sleep(0.02)  # the model is busy with the first request; these arrive meanwhile
         requests = [[{"x": i}] for i in range(1, 4)] + [[{"x": 9}] * 7]
@@ -174,7 +198,7 @@ def test_micro_batcher_passes_model_errors_to_every_request() -> None:
         raise RuntimeError("model failed")
 
     async def scenario() -> list[Any]:
-        batcher = MicroBatcher(predict, max_rows=10)
+        batcher = MicroBatcher(predict, joined, max_rows=10)
         return await asyncio.gather(*(batcher.submit([{"x": 1}]) for _ in range(3)), return_exceptions=True)
 
     assert [str(error) for error in asyncio.run(scenario())] == ["model failed"] * 3

@@ -14,18 +14,25 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sized
+from typing import Any, Generic, TypeVar
 
-Records = list[dict[str, Any]]
 Rows = list[dict[str, Any]]
+Records = TypeVar("Records", bound=Sized)
 
 
-class MicroBatcher:
-    """Merge concurrent requests into one model call, in arrival order."""
+class MicroBatcher(Generic[Records]):
+    """Merge concurrent requests into one model call, in arrival order; `merge` joins their records."""
 
-    def __init__(self, predict: Callable[[Records], Rows], max_rows: int, window_ms: int = 0) -> None:
+    def __init__(
+        self,
+        predict: Callable[[Records], Rows],
+        merge: Callable[[list[Records]], Records],
+        max_rows: int,
+        window_ms: int = 0,
+    ) -> None:
         self.predict = predict
+        self.merge = merge
         self.max_rows = max_rows
         self.window = window_ms / 1000
         self.queue: deque[tuple[Records, asyncio.Future[Rows]]] = deque()
@@ -58,9 +65,8 @@ class MicroBatcher:
             await asyncio.sleep(self.window)  # 0: one turn of the loop, so requests already sent can queue
             while self.queue:
                 batch = self.take()
-                merged = [record for records, _ in batch for record in records]
                 try:
-                    rows = self.predict(merged)
+                    rows = self.predict(self.merge([records for records, _ in batch]))
                 except Exception as exc:  # every request of the batch gets the model's error
                     for _, future in batch:
                         if not future.done():

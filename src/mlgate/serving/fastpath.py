@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 
-Columns = dict[str, np.ndarray]
-
 
 def _numeric_steps(transformer: Any) -> list[Any] | None:
     """The steps of one ColumnTransformer block, when each is one this module can replay."""
@@ -60,8 +58,11 @@ def _replay(steps: list[Any], block: np.ndarray) -> np.ndarray:
     return block
 
 
-def numeric_transform(preprocess: Any, numeric: list[str]) -> Callable[[Columns], np.ndarray] | None:
-    """A numpy replay of a numeric-only ColumnTransformer of imputers and scalers, or None."""
+def numeric_transform(preprocess: Any, numeric: list[str]) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A numpy replay of a numeric-only ColumnTransformer of imputers and scalers, or None.
+
+    It takes the checked request's numeric matrix, whose columns are the `numeric` features in order.
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
@@ -77,11 +78,11 @@ def numeric_transform(preprocess: Any, numeric: list[str]) -> Callable[[Columns]
         steps = _numeric_steps(transformer)
         if steps is None or not set(names) <= set(numeric):
             return None
-        blocks.append((list(names), steps))
+        blocks.append(([numeric.index(name) for name in names], steps))
 
-    def transform(data: Columns) -> np.ndarray:
-        parts = [_replay(steps, np.column_stack([data[name] for name in names])) for names, steps in blocks]
-        return np.hstack(parts)
+    def transform(numbers: np.ndarray) -> np.ndarray:
+        # Indexing with a list copies, so the in-place replay leaves the request's matrix as it was.
+        return np.hstack([_replay(steps, numbers[:, columns]) for columns, steps in blocks])
 
     return transform
 

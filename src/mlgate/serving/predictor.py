@@ -16,7 +16,7 @@ import pandas as pd
 from mlgate import __version__
 from mlgate.modelio import load_model
 from mlgate.serving import fastpath
-from mlgate.serving.schema import NUMBER_LIMIT, RecordSchema
+from mlgate.serving.schema import NUMBER_LIMIT, CheckedRecords, RecordSchema
 from mlgate.serving.settings import ServingSettings
 
 
@@ -171,8 +171,14 @@ class Predictor:
         """Use each fast path only when it reproduces scikit-learn exactly on probe data."""
         probe = probe_columns(self.card["features"], self.schema.nullable)
         fast = fastpath.numeric_transform(self.preprocess, self.schema.numeric)
-        fast_transform = fastpath.proven(fast, self._slow_transform, probe, probe)
-        self.transform = fast if fast is not None and fast_transform else self._slow_transform
+        fast_transform = fast is not None and fastpath.proven(
+            fast, self._slow_transform, np.column_stack([probe[name] for name in self.schema.numeric]), probe
+        )
+        self.transform: Callable[[CheckedRecords], Any] = (
+            (lambda batch: fast(batch.numbers))
+            if fast is not None and fast_transform
+            else (lambda batch: self._slow_transform(self.schema.columns(batch)))
+        )
         self.proba: Callable[[Any], Any] | None = getattr(self.estimator, "predict_proba", None)
         fast_proba = False
         if self.classes and self.proba is not None:
@@ -193,9 +199,9 @@ class Predictor:
         )
         return cls(model, card, settings, base)
 
-    def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def predict(self, batch: CheckedRecords) -> list[dict[str, Any]]:
         """Predictions for checked records, one dict per record with its prediction id."""
-        features = self.transform(self.schema.columns(records))
+        features = self.transform(batch)
         if self.classes and self.proba is not None:
             rows = self._classify(features, self.proba)
         else:
@@ -203,7 +209,7 @@ class Predictor:
         for row, prediction_id in zip(rows, prediction_ids(len(rows)), strict=True):
             row["prediction_id"] = prediction_id
         if self.log_path is not None:
-            self.log(records, rows)
+            self.log(batch.records, rows)
         return rows
 
     def _classify(self, features: Any, predict_proba: Callable[[Any], Any]) -> list[dict[str, Any]]:

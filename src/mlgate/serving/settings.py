@@ -32,6 +32,7 @@ class ServingSettings:
     timeout: int = 60
     log_predictions: str | None = None
     log_inputs: bool = False
+    trace_predictions: bool = False
     git_commit: str = "unknown"
     model_version: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
@@ -51,6 +52,7 @@ class ServingSettings:
             timeout=serve["timeout"],
             log_predictions=serve["log_predictions"],
             log_inputs=serve["log_inputs"],
+            trace_predictions=serve["trace_predictions"],
             **extra,
         )
 
