@@ -38,6 +38,7 @@ from _common import write_section
 CASES = [(1, 1), (1, 16), (1, 64), (100, 1), (100, 8), (100, 16), (100, 64)]
 BENTOS = {"bento-2w": 2, "bento-1w": 1}  # the bento at 2 workers (tuned for this 2-core machine) and at 1
 TUNED, SINGLE = BENTOS
+FASTAPIS = {"fastapi": [], "fastapi-2w": ["--fastapi-workers", "2"], "fastapi-stock": ["--stock"]}
 MAX_REQUESTS_PER_CASE = 200_000
 
 
@@ -113,12 +114,28 @@ def stock_fastapi_app(folder: Path) -> Any:
     return app
 
 
-def run_fastapi(folder: Path, port: int, stock: bool) -> None:
+def run_fastapi(folder: Path, port: int, stock: bool, workers: int) -> None:
     import uvicorn
 
     app = stock_fastapi_app(folder) if stock else fastapi_app(folder)
-    # One worker: `uvicorn --workers 2` loses TCP_NODELAY on keep-alive responses (about 40 ms each).
-    uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False)
+    if workers == 1:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        return
+    # Not `uvicorn --workers`, whose shared socket loses TCP_NODELAY on keep-alive responses (about 40 ms
+    # each): forked processes, each on its own SO_REUSEPORT socket, so the kernel spreads the connections.
+    children = []
+    for _ in range(workers):
+        child = os.fork()
+        if child == 0:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(("127.0.0.1", port))
+            config = uvicorn.Config(app, log_level="warning", access_log=False)
+            uvicorn.Server(config).run(sockets=[sock])
+            os._exit(0)
+        children.append(child)
+    for child in children:
+        os.waitpid(child, 0)
 
 
 # --- load generator
@@ -355,6 +372,10 @@ def targets(results: dict[str, dict[tuple[int, int], dict[str, Any]]]) -> list[s
 def report(
     results: dict[str, dict[tuple[int, int], dict[str, Any]]], bursts: list[dict[str, Any]], seconds: float
 ) -> list[str]:
+    def per_worker(rows: int, concurrency: int) -> str:
+        case = (rows, concurrency)
+        return f"{results[TUNED][case]['req_s'] / results['fastapi-2w'][case]['req_s']:.2f}×"
+
     fastapi_rate = results["fastapi"][(100, 8)]["req_s"]
     burst_ratios = ", ".join(f"{burst['req_s'] / fastapi_rate:.2f}×" for burst in bursts)
     return [
@@ -365,15 +386,21 @@ def report(
         "(`serve.workers`), adaptive batching on. FastAPI + uvicorn runs one worker (so keep-alive "
         "responses keep TCP_NODELAY) with the same request check and prediction code, the same JSON "
         "parser and encoder (pydantic-core) and the same frozen garbage collector, one request per model "
-        "call. fastapi-stock is the usual app instead: a pydantic model per record and the scikit-learn "
-        "pipeline on a DataFrame (what the issue's reference probe measured). In-process is parse + check "
-        "+ predict in a loop, with no HTTP; the better of a run before and one after the servers. Servers "
-        "are measured case by case, back to back. The client opens its keep-alive connections one after "
-        "another, each once the previous one has had an answer, as a connection pool grows with demand.",
+        "call; fastapi-2w is that app in two processes, each on its own SO_REUSEPORT socket (not "
+        "`uvicorn --workers`, whose shared socket loses TCP_NODELAY). fastapi-stock is the usual app "
+        "instead: a pydantic model per record and the scikit-learn pipeline on a DataFrame (what the "
+        "issue's reference probe measured). In-process is parse + check + predict in a loop, with no HTTP; "
+        "the better of a run before and one after the servers. Servers are measured case by case, back to "
+        "back. The client opens its keep-alive connections one after another, each once the previous one "
+        "has had an answer, as a connection pool grows with demand. The targets compare with FastAPI at "
+        "one worker, as the issue allows.",
         "",
         *table(results),
         "",
         *targets(results),
+        "",
+        f"Worker for worker at 2, against fastapi-2w, {TUNED} ran at {per_worker(1, 16)} for 1 row at "
+        f"c=16 and {per_worker(100, 8)} for 100 rows at c=8.",
         "",
         f"Opening all 8 connections at once instead, {TUNED} at 100 rows ran at {burst_ratios} FastAPI's "
         "rate in three runs: BentoML's workers share one listening socket, and the worker that wakes first "
@@ -391,10 +418,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="measuring time per case")
     parser.add_argument("--fastapi", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--stock", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--fastapi-workers", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fastapi:
-        run_fastapi(args.fastapi, args.port, args.stock)
+        run_fastapi(args.fastapi, args.port, args.stock, args.fastapi_workers)
         return
     from mlgate.config import load_params
     from mlgate.serving import bento
@@ -415,9 +443,9 @@ def main() -> None:
             tag = bento.build(repo, params, None, None, lock_packages=False)["tag"]
             port = free_port()
             servers[name] = ([bento.bentoml_executable(), "serve", tag, *host, str(port)], port)
-        for name, stock in (("fastapi", []), ("fastapi-stock", ["--stock"])):
+        for name, extra in FASTAPIS.items():
             port = free_port()
-            command = [sys.executable, __file__, "--fastapi", str(folder), *stock, "--port", str(port)]
+            command = [sys.executable, __file__, "--fastapi", str(folder), *extra, "--port", str(port)]
             servers[name] = (command, port)
         results, bursts = measure_servers(servers, repo, payloads, args.seconds)
         # In-process runs before and after the servers; the faster run counts, so that a busy moment on
