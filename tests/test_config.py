@@ -53,6 +53,17 @@ def test_unknown_and_missing_fields(tmp_path: Path) -> None:
     assert "data.target: required field is missing" in message
 
 
+def test_serving_switch_must_be_a_boolean(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "data:\n  source: sklearn:iris\n  target: target\nmodel:\n  task: classification\n"
+        "  estimator: sklearn.linear_model.LogisticRegression\nserve:\n  trace_predictions: 'yes'\n",
+    )
+    with pytest.raises(ConfigError) as error:
+        load_params(path)
+    assert str(error.value) == f"{path}:8: serve.trace_predictions: expected boolean, got str 'yes'"
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "data:\n  source: [unclosed\nmodel: {}\n")
     with pytest.raises(ConfigError, match=rf"{path}:3: invalid YAML"):
@@ -108,6 +119,7 @@ paths = st.sampled_from(
         ("evaluate", "primary"),
         ("evaluate", "slices"),
         ("serve", "trusted_types"),
+        ("serve", "trace_predictions"),
         ("extra",),
     ]
 )
