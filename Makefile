@@ -40,11 +40,12 @@ demo: $(VENV)/.installed ## run the example end to end and print what each step 
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
 test: $(VENV)/.installed-dev node-tools lint ## install dev deps and run the tests
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=20
 
-lint: $(VENV)/.installed-dev ## ruff, mypy, and the generated docs are up to date
+lint: $(VENV)/.installed-dev ## ruff, mypy, the code's shape (tests/test_architecture.py), generated docs current
 	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/mypy src
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_architecture.py
 	$(BIN)/python scripts/gen_config_docs.py --check
 
 docs: $(VENV)/.installed ## regenerate docs/configuration.md from the schema

@@ -109,6 +109,7 @@ def child_mlgate(workspace: Path, current: Path, chunk_rows: int) -> dict[str, A
 
     from mlgate import api
     from mlgate.monitor import run
+    from mlgate.project import Project
 
     del pyarrow, scipy, run  # imported only so that their memory counts as imports, not as the monitor's work
 
@@ -117,7 +118,7 @@ def child_mlgate(workspace: Path, current: Path, chunk_rows: int) -> dict[str, A
     _reset_peak()
     baseline = _rss_mb("VmRSS")
     started, cpu = time.perf_counter(), time.process_time()
-    result = api.monitor(str(current), out="out")
+    result = api.monitor(Project.at(), current=str(current), out=Path("out").resolve())
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     drifting = sorted({line.split(":")[0] for line in result["alarms"]})
     return {

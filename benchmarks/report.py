@@ -24,7 +24,8 @@ from _common import write_section
 from mlgate.fsio import dumps_json
 from mlgate.metrics import METRICS_BY_TASK, Predictions, point_scores
 from mlgate.plots import classification_plots
-from mlgate.report import base as sides
+from mlgate.project import LAYOUT
+from mlgate.report import sides
 from mlgate.report.build import assemble_report
 from mlgate.report.markdown import render_markdown
 
@@ -74,10 +75,10 @@ def side_files(y: np.ndarray, noise: float, rng: np.random.Generator) -> dict[st
     parquet = io.BytesIO()
     frame.to_parquet(parquet, index=False)
     return {
-        sides.PREDICTIONS: parquet.getvalue(),
-        sides.METRICS: dumps_json(metrics).encode(),
-        sides.DATA: json.dumps(data).encode(),
-        sides.CARD: json.dumps({"task": "classification", "classes": [0, 1]}).encode(),
+        LAYOUT.predictions.as_posix(): parquet.getvalue(),
+        LAYOUT.metrics.as_posix(): dumps_json(metrics).encode(),
+        LAYOUT.data_report.as_posix(): json.dumps(data).encode(),
+        LAYOUT.card.as_posix(): json.dumps({"task": "classification", "classes": [0, 1]}).encode(),
         "reports/plots/roc.json": json.dumps(plots["roc.json"]).encode(),
         "reports/plots/precision_recall.json": json.dumps(plots["precision_recall.json"]).encode(),
         "reports/plots/importance.json": json.dumps(importance).encode(),

@@ -424,23 +424,23 @@ def main() -> None:
     if args.fastapi:
         run_fastapi(args.fastapi, args.port, args.stock, args.fastapi_workers)
         return
-    from mlgate.config import load_params
+    from mlgate.project import Project
     from mlgate.serving import bento
 
     repo = args.repo.resolve()
-    params = load_params(repo / "params.yaml")
+    project = Project.at(repo)
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-") as temp:
         os.environ["BENTOML_HOME"] = str(Path(temp) / "bentoml")
         os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
         folder = Path(temp) / "stage"
-        bento.stage(repo, params, folder, None, None)
+        bento.stage(project, project.params, folder, None, None)
         payloads = bodies(folder, repo)
         first = {rows: in_process(folder, payloads[rows], args.seconds) for rows in (1, 100)}
         host = ["--host", "127.0.0.1", "--port"]
         servers: dict[str, tuple[list[str], int]] = {}
         for name, workers in BENTOS.items():
-            params["serve"]["workers"] = workers
-            tag = bento.build(repo, params, None, None, lock_packages=False)["tag"]
+            project.params["serve"]["workers"] = workers  # the build reads the project's loaded params
+            tag = bento.build(project, None, None, lock_packages=False).tag
             port = free_port()
             servers[name] = ([bento.bentoml_executable(), "serve", tag, *host, str(port)], port)
         for name, extra in FASTAPIS.items():

@@ -55,58 +55,48 @@ case "${MLGATE_DEMO_ACT:-auto}" in
   *) if command -v act >/dev/null; then mode=act; else mode=direct; why="act is not installed"; fi ;;
 esac
 
-# --- The direct path: the steps of actions/deploy and actions/promote, run here. ---
+# --- The direct path: the scripts of actions/deploy and actions/promote, run here as their steps run. ---
+
+step() {
+  # step ACTION SCRIPT [VAR=VALUE...]: one script of an action, with the files a runner gives a step.
+  local action="$1" script="$2"
+  shift 2
+  mkdir -p "$sandbox/runner"
+  : > "$sandbox/step-output"
+  env GITHUB_ACTION_PATH="$mlgate_src/actions/$action" GITHUB_OUTPUT="$sandbox/step-output" \
+    GITHUB_STEP_SUMMARY="$sandbox/step-summary.md" RUNNER_TEMP="$sandbox/runner" "$@" \
+    bash "$mlgate_src/actions/$action/$script" > "$sandbox/step.log" 2>&1 ||
+    { tail -n 30 "$sandbox/step.log"; echo "actions/$action/$script failed" >&2; return 1; }
+}
+output() { sed -n "s/^$1=//p" "$sandbox/step-output" | tail -n 1; }
+sync_main() { git checkout --quiet -- . && git pull --quiet --ff-only origin main; }
 
 deploy_direct() {
-  # The steps of actions/deploy, in order; the container ones are stood in.
-  dvc repro --pull --quiet
-  dvc push --quiet --run-cache
-  local version sha bento digest gate=()
-  if git rev-parse -q --verify HEAD^1 > /dev/null; then
-    mlgate report --base HEAD^1 --format json --no-reproduce > "$sandbox/gate.json"
-    gate=(--gate-report "$sandbox/gate.json")
-  fi
-  version="$(mlgate registry next-version)"
-  sha="$(git rev-parse HEAD)"
-  bento="$(mlgate build --model-version "$version" --no-lock-packages --json)"
-  tag="$("$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["tag"])' <<< "$bento")"
-  folder="$("$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["path"])' <<< "$bento")"
+  local version folder digest
+  step deploy prepare.sh MLGATE_INPUT_IMAGE="$image" MLGATE_INPUT_PR="$1"
+  version="$(output version)" folder="$(output bento-path)"
   digest="sha256:$(cd "$folder" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)"
-  echo "   bento $tag"
-  standin "docker/build-push-action: context $folder -> $image:$version, $image:${sha:0:12}, digest ${digest:0:19}…"
-  standin "docker run + /readyz + /predict smoke test, and actions/attest-build-provenance"
-  mlgate registry record --version "$version" --image "$image" --digest "$digest" --bento-tag "$tag" \
-    --image-tag "$version" --image-tag "${sha:0:12}" ${1:+--pr "$1"} "${gate[@]}" --reason "merged to main"
-  mlgate registry promote "$version" --to staging --reason "deployed from main"
-  bot_commit "mlgate: deploy version $version to staging [skip ci]" registry.yaml dvc.lock
-}
-
-bot_commit() {
-  local message="$1"
-  shift
-  git add "$@"
-  git -c user.name='github-actions[bot]' -c user.email='41898282+github-actions[bot]@users.noreply.github.com' \
-    commit --quiet -m "$message"
-  git push --quiet origin HEAD:main
-  echo "   pushed: $(git log -1 --format='%h %an: %s')"
+  echo "   bento $(output bento-tag)"
+  standin "docker/build-push-action: context $folder -> $image:$version, $image:$(output sha-tag), digest ${digest:0:19}…"
+  standin "docker run + mlgate smoke (/readyz, /predict), and actions/attest-build-provenance"
+  step deploy register.sh MLGATE_VERSION="$version" MLGATE_IMAGE="$image" MLGATE_DIGEST="$digest" \
+    MLGATE_SHA_TAG="$(output sha-tag)" MLGATE_BENTO_TAG="$(output bento-tag)" MLGATE_PR="$(output pr)" \
+    MLGATE_GATE_REPORT="$(output gate-report)" MLGATE_ALIAS=staging MLGATE_BRANCH=main MLGATE_PUSH_TOKEN= \
+    MLGATE_PUSH_ATTEMPTS=3
+  sed -n 's/^pushed /   pushed /p' "$sandbox/step.log"
+  sync_main
 }
 
 move_alias_direct() {
-  # The steps of actions/promote: re-tag the existing image by digest, then commit the registry.
+  # actions/promote: find the version and its image, re-tag it by digest (stood in), commit the registry.
   local version digest
-  if [ "$1" = promote ]; then
-    mlgate registry promote "$2" --to production --reason "$3"
-  else
-    mlgate registry rollback --alias production --reason "$3"
-  fi
-  version="$(mlgate registry show production --json | "$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["version"])')"
-  digest="$(mlgate registry show production --json | "$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["image"]["digest"])')"
+  step promote plan.sh MLGATE_OPERATION="$1" MLGATE_INPUT_VERSION="${2#-}" MLGATE_ALIAS=production
+  version="$(output version)" digest="$(output digest)"
   standin "docker buildx imagetools create --tag $image:production $image@${digest:0:19}… (version $version, no rebuild)"
-  if [ "$1" = promote ]; then
-    bot_commit "mlgate: promote version $version to production [skip ci]" registry.yaml
-  else
-    bot_commit "mlgate: roll production back to version $version [skip ci]" registry.yaml
-  fi
+  step promote commit.sh MLGATE_OPERATION="$1" MLGATE_VERSION="$version" MLGATE_ALIAS=production \
+    MLGATE_REASON="$3" MLGATE_BRANCH=main MLGATE_PUSH_TOKEN= MLGATE_PUSH_ATTEMPTS=3
+  sed -n 's/^pushed /   pushed /p' "$sandbox/step.log"
+  sync_main
 }
 
 review_direct() {
@@ -197,7 +187,7 @@ move_alias rollback - "latency regression"
 mlgate registry list
 
 say "6. Serve the production version (its bento, as the container would) and query it"
-production_bento="$(mlgate registry show production --json | "$python_bin" -c 'import json, sys; print(json.load(sys.stdin)["bento"]["tag"])')"
+production_bento="$(mlgate registry show production --field bento.tag)"
 port="$("$python_bin" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 standin "docker run $image@<production digest>: bentoml serve $production_bento on 127.0.0.1:$port"
 "$bentoml_bin" serve "$production_bento" --host 127.0.0.1 --port "$port" > "$sandbox/serve.log" 2>&1 &
@@ -209,10 +199,8 @@ for _ in $(seq 1 240); do
 done
 curl -sf "http://127.0.0.1:$port/readyz" >/dev/null ||
   { tail -n 30 "$sandbox/serve.log"; echo "the server was not ready within 120 s" >&2; exit 1; }
-body="$(cd "$sandbox/shop" && "$python_bin" "$mlgate_src/actions/deploy/smoke_request.py")"
-echo "   POST /predict"
-curl -sf -X POST -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/predict"
-echo
+echo "   mlgate smoke: POST /predict with a test record"
+mlgate smoke "http://127.0.0.1:$port" | sed 's/^/   /'
 curl -sf -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$port/metadata" |
   "$python_bin" -c 'import json, sys; m = json.load(sys.stdin); print("   served model version:", m.get("model_version", m.get("version")))'
 say "Done: the registry history is in git"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -83,3 +84,25 @@ def test_a_reader_that_goes_away_stops_the_command_quietly(tmp_path: Path) -> No
     finally:
         os.close(writer)
     assert (done.returncode, done.stderr) == (EXIT_BROKEN_PIPE, "")
+
+
+@pytest.mark.slow
+def test_dash_c_runs_commands_on_that_project_from_any_folder(trained_repo: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def on_project(*args: str) -> subprocess.CompletedProcess[str]:
+        return mlgate("-C", str(trained_repo), *args, cwd=elsewhere)
+
+    assert on_project("validate").returncode == 0
+    report = on_project("report", "--base", "HEAD", "--format", "json")
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["base"]["available"] is True
+    assert on_project("registry", "record").returncode == 0
+    assert on_project("registry", "promote", "1", "--to", "production").returncode == 0
+    assert on_project("registry", "verify").stdout.splitlines()[-1] == "registry ok"
+    monitor = on_project("monitor", "--current", "data/raw/breast_cancer.csv", "--field", "status")
+    assert (monitor.returncode, monitor.stdout) == (0, "healthy\n"), monitor.stderr
+    assert (trained_repo / "registry.yaml").is_file()
+    assert (trained_repo / "reports/monitor/monitor.json").is_file()
+    assert list(elsewhere.iterdir()) == []  # nothing was written where the command was started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT, mlgate
 from mlgate.config import load_params, load_schema
 from mlgate.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
 VALID = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
@@ -171,3 +172,29 @@ def test_configuration_reference_is_generated_from_the_schema() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_validate_rejects_a_gate_on_a_metric_the_task_lacks(tmp_path: Path) -> None:
+    text = (
+        (ROOT / "params.yaml")
+        .read_text()
+        .replace("    roc_auc:\n      min: 0.95", "    rmse:\n      min: 0.95")
+    )
+    (tmp_path / "params.yaml").write_text(text)
+    line = text.splitlines().index("    rmse:") + 1
+    result = mlgate("validate", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"params.yaml:{line}: gates.metrics.rmse: rmse is not a classification metric" in result.stderr
+
+
+def test_validate_checks_columns_the_config_names_against_the_source(tmp_path: Path) -> None:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    shutil.copytree(ROOT / "data", tmp_path / "data")
+    params["evaluate"]["slices"] = ["mean area", "no such column"]
+    params["data"]["expectations"]["columns"]["a typo"] = {"dtype": "number"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = mlgate("validate", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "data.expectations.columns.a typo: 'a typo' is not a column of the data" in result.stderr
+    assert "evaluate.slices[1]: 'no such column' is not a column of the data" in result.stderr
+    assert "mean area" not in result.stderr

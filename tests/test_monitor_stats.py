@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlgate.config import load_params
+from mlgate.compute import LocalEngine
 from mlgate.datasets.profile import reference_profile
 from mlgate.datasets.schema import FeatureSchema
 from mlgate.monitor.drift import decide
 from mlgate.monitor.reference import Reference
 from mlgate.monitor.run import check
 from mlgate.monitor.stats import adjust_pvalues, homogeneity_pvalue, psi
+from mlgate.project import Project
 from mlgate.stages.data import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +43,9 @@ def _augment(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def example() -> dict[str, Any]:
     """The bundled example split as the data stage splits it, augmented, with its reference profile."""
-    params = load_params(ROOT / "params.yaml")
-    train, test, schema = prepare(params)[:3]
+    project = Project.at(ROOT)
+    params = project.params
+    train, test, schema = prepare(project, params, LocalEngine())[:3]
     schema = FeatureSchema(schema.target, schema.task, schema.numeric, ("site",))
     train, test = _augment(train, 1), _augment(test, 2)
     profile = reference_profile(train, schema, params["data"]["profile"])
@@ -59,7 +61,7 @@ def _monitor(example: dict[str, Any], frame: pd.DataFrame, folder: Path, **monit
     path = folder / "batch.parquet"
     frame.drop(columns=["row_id", "target"], errors="ignore").to_parquet(path)  # no labels: drift only
     params = {**example["params"], "monitor": {**example["params"]["monitor"], **monitor}}
-    return check(str(path), example["reference"], params)
+    return check(Project.at(folder), str(path), example["reference"], params)
 
 
 def _flagged(result: dict[str, Any]) -> dict[str, list[str]]:

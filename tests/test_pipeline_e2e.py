@@ -54,6 +54,7 @@ def test_switch_to_regression_needs_only_params(trained_repo: Path) -> None:
         task="regression", estimator="sklearn.ensemble.HistGradientBoostingRegressor", params={"max_iter": 50}
     )
     params["evaluate"]["primary"] = "rmse"
+    params["gates"] = {"metrics": {"rmse": {"max_drop": "5%"}}}
     write_params(trained_repo, params)
     assert mlgate("validate", cwd=trained_repo).returncode == 0
     assert ran_stages(repro(trained_repo).stdout) == ["data", "train", "evaluate"]

@@ -18,7 +18,8 @@ from conftest import BIN, ROOT, mlgate, run
 from mlgate import api
 from mlgate.cli import main
 from mlgate.errors import ConfigError, RegistryError
-from mlgate.registry import Registry, dumps, load, save
+from mlgate.project import Project
+from mlgate.registry.document import Registry, dumps, load, save
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -151,21 +152,21 @@ def test_record_promote_rollback_keep_history(model_repo: Path) -> None:
 def test_rollback_walks_back_and_skips_deprecated(model_repo: Path) -> None:
     for version in (1, 2, 3, 4):
         write_model(model_repo, f"model {version}".encode())
-        api.registry_record()
-        api.registry_promote(version, "production")
-    api.registry_rollback("production")
+        api.registry_record(Project.at())
+        api.registry_promote(Project.at(), version, "production")
+    api.registry_rollback(Project.at(), "production")
     with pytest.raises(RegistryError, match="version 3 is production"):
-        api.registry_deprecate(3)
-    api.registry_deprecate(2, reason="bad data")
-    assert api.registry_rollback("production")["to"] == 1
+        api.registry_deprecate(Project.at(), 3)
+    api.registry_deprecate(Project.at(), 2, reason="bad data")
+    assert api.registry_rollback(Project.at(), "production")["to"] == 1
     with pytest.raises(RegistryError, match="no earlier active version held production"):
-        api.registry_rollback("production")
+        api.registry_rollback(Project.at(), "production")
     with pytest.raises(RegistryError, match="version 2 is deprecated"):
-        api.registry_promote(2, "staging")
+        api.registry_promote(Project.at(), 2, "staging")
     with pytest.raises(RegistryError, match="alias 'staging' points at no version"):
-        api.registry_rollback("staging")
-    assert api.registry_load().aliases == {"production": 1}
-    assert api.registry_verify() == []
+        api.registry_rollback(Project.at(), "staging")
+    assert api.registry_load(Project.at()).aliases == {"production": 1}
+    assert api.registry_verify(Project.at()) == []
 
 
 def test_next_version_then_record_version_and_taken_versions_refused(
@@ -185,8 +186,8 @@ def test_next_version_then_record_version_and_taken_versions_refused(
 
 
 def test_json_outputs(model_repo: Path, cli: Callable[..., Result]) -> None:
-    api.registry_record()
-    api.registry_record()
+    api.registry_record(Project.at())
+    api.registry_record(Project.at())
     cli("registry", "promote", "1", "--to", "staging")
     listed = json.loads(cli("registry", "list", "--json").stdout)
     assert listed["aliases"] == {"staging": 1} and [v["version"] for v in listed["versions"]] == [1, 2]
@@ -204,14 +205,14 @@ def test_json_outputs(model_repo: Path, cli: Callable[..., Result]) -> None:
 def test_gate_verdict_and_actor_recorded(model_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (model_repo / "reports/gate.json").write_text(json.dumps({"passed": False}))
     monkeypatch.setenv("GITHUB_ACTOR", "octocat")
-    entry = api.registry_record(gate_report="reports/gate.json")
+    entry = api.registry_record(Project.at(), gate_report="reports/gate.json")
     assert entry["gate"] == {"verdict": "failed", "report": "reports/gate.json"}
     assert entry["created_by"] == "octocat"
     (model_repo / "reports/report.json").write_text(json.dumps({"gate": {"passed": True, "checks": []}}))
-    assert api.registry_record(gate_report="reports/report.json")["gate"]["verdict"] == "passed"
+    assert api.registry_record(Project.at(), gate_report="reports/report.json")["gate"]["verdict"] == "passed"
     (model_repo / "reports/gate.json").write_text(json.dumps({"score": 1}))
     with pytest.raises(RegistryError, match="no verdict found"):
-        api.registry_record(gate_report="reports/gate.json")
+        api.registry_record(Project.at(), gate_report="reports/gate.json")
 
 
 def test_record_needs_model_outputs(model_repo: Path, cli: Callable[..., Result]) -> None:
@@ -224,9 +225,9 @@ def test_record_needs_model_outputs(model_repo: Path, cli: Callable[..., Result]
 
 def test_round_trip_is_byte_stable(model_repo: Path) -> None:
     api.registry_record(
-        reason="multi\nline: 'quoted' # not a comment", image_tags=("yes", "1.0", "2026-01-01")
+        Project.at(), reason="multi\nline: 'quoted' # not a comment", image_tags=("yes", "1.0", "2026-01-01")
     )
-    api.registry_promote(1, "production", reason="é ✓ null")
+    api.registry_promote(Project.at(), 1, "production", reason="é ✓ null")
     path = model_repo / "registry.yaml"
     before = path.read_bytes()
     save(load(path), path)
@@ -350,10 +351,10 @@ CORRUPTIONS = [
 
 @pytest.fixture
 def two_versions(model_repo: Path) -> Path:
-    api.registry_record()
-    api.registry_promote(1, "production")
+    api.registry_record(Project.at())
+    api.registry_promote(Project.at(), 1, "production")
     write_model(model_repo, b"model two")
-    api.registry_record()
+    api.registry_record(Project.at())
     return model_repo
 
 
@@ -374,7 +375,7 @@ def test_verify_catches_each_corruption(
 
 def test_verify_checks_model_files_in_workspace_and_dvc_cache(two_versions: Path) -> None:
     (two_versions / "models/model.skops").write_bytes(b"tampered")
-    result = api.registry_verify()
+    result = api.registry_verify(Project.at())
     assert len(result) == 1 and result[0].startswith("version 2: models/model.skops has sha256 ")
     write_model(two_versions, b"model two")
     content = b"model one"
@@ -382,9 +383,9 @@ def test_verify_checks_model_files_in_workspace_and_dvc_cache(two_versions: Path
     cached = two_versions / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
     cached.parent.mkdir(parents=True)
     cached.write_bytes(content)
-    assert api.registry_verify() == []
+    assert api.registry_verify(Project.at()) == []
     _edit(two_versions / "registry.yaml", lambda d: d["versions"][0]["model"].update(sha256="0" * 64))
-    problems = api.registry_verify()
+    problems = api.registry_verify(Project.at())
     assert problems == [
         f"version 1: {Path('.dvc/cache/files/md5') / md5[:2] / md5[2:]} has sha256 "
         f"{hashlib.sha256(content).hexdigest()[:12]}…, the registry says 000000000000…"
@@ -408,11 +409,11 @@ def test_eight_concurrent_records_get_distinct_versions(model_repo: Path) -> Non
     assert [entry["version"] for entry in registry.versions] == list(range(1, 9))
     assert sorted(e["reason"] for e in registry.events) == sorted(f"writer {n}" for n in range(8))
     assert [e["id"] for e in registry.events] == list(range(1, 9))
-    assert api.registry_verify() == []
+    assert api.registry_verify(Project.at()) == []
 
 
 def test_record_tag_creates_annotated_gto_tag(model_repo: Path, cli: Callable[..., Result]) -> None:
-    api.registry_record()
+    api.registry_record(Project.at())
     assert run("git", "tag", "--list", cwd=model_repo).stdout == ""
     cli("registry", "record", "--tag")
     assert run("git", "tag", "--list", cwd=model_repo).stdout == "demo-model@v2.0.0\n"
@@ -424,20 +425,20 @@ def test_record_tag_creates_annotated_gto_tag(model_repo: Path, cli: Callable[..
     run("git", "tag", "-a", "demo-model@v3.0.0", "-m", "x", cwd=model_repo)
     clash = cli("registry", "record", "--tag")
     assert clash.returncode == 2 and "git tag demo-model@v3.0.0 exists already" in clash.stderr
-    assert api.registry_next_version() == 3
+    assert api.registry_next_version(Project.at()) == 3
 
 
 def test_registry_settings_from_params(model_repo: Path) -> None:
     params = yaml.safe_load((model_repo / "params.yaml").read_text())
     params["registry"] = {"path": "models.yaml", "model": "churn", "tag": True}
     (model_repo / "params.yaml").write_text(yaml.safe_dump(params))
-    api.registry_record()
+    api.registry_record(Project.at())
     assert load(model_repo / "models.yaml").model == "churn"
     assert run("git", "tag", "--list", cwd=model_repo).stdout == "churn@v1.0.0\n"
     params["registry"] = {"model": "Not A Tag"}
     (model_repo / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(ConfigError, match=r"registry\.model"):
-        api.registry_next_version()
+        api.registry_next_version(Project.at())
 
 
 def test_registry_commands_have_help() -> None:
@@ -454,6 +455,7 @@ def test_registry_commands_have_help() -> None:
         "rollback",
         "deprecate",
         "verify",
+        "path",
     }
     for name, command in commands.items():
         for action in command._actions:
@@ -484,7 +486,7 @@ def test_every_schema_property_is_described() -> None:
 
 
 def test_registry_in_a_new_folder(model_repo: Path) -> None:
-    entry = api.registry_record(registry_path="deploy/registry.yaml")
+    entry = api.registry_record(Project.at(registry="deploy/registry.yaml"))
     assert entry["version"] == 1 and (model_repo / "deploy/registry.yaml").is_file()
 
 
@@ -511,3 +513,19 @@ def test_trained_repo_record_and_demo_script(trained_repo: Path) -> None:
     assert "rollback: production 2 -> 1" in demo.stdout
     assert "registry of" in demo.stdout
     assert not (trained_repo / "registry.yaml").exists()
+
+
+def test_verify_reads_the_dvc_cache_where_cache_dir_puts_it(model_repo: Path, tmp_path: Path) -> None:
+    run(BIN / "dvc", "init", "-q", cwd=model_repo)
+    elsewhere = tmp_path / "shared-dvc-cache"
+    run(BIN / "dvc", "cache", "dir", str(elsewhere), cwd=model_repo)
+    api.registry_record(Project.at())
+    content = b"model one"
+    md5 = hashlib.md5(content).hexdigest()
+    cached = elsewhere / "files/md5" / md5[:2] / md5[2:]
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"tampered in the shared cache")
+    (model_repo / "models/model.skops").unlink()  # only the cache holds the model now
+    problems = api.registry_verify(Project.at())
+    assert len(problems) == 1 and problems[0].startswith(f"version 1: {cached} has sha256 "), problems
+    assert not (model_repo / ".dvc/cache/files").exists()  # the default place holds nothing to check

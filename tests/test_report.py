@@ -19,6 +19,7 @@ from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, roc_au
 
 from conftest import BIN, ROOT, commit_all, init_repo, mlgate, read_params, repro, run, write_params
 from mlgate import __version__, api, cli
+from mlgate.project import Project
 from mlgate.report.markdown import render_markdown
 from mlgate.report.terminal import print_report
 
@@ -65,7 +66,7 @@ def assert_golden(markdown: str, name: str) -> None:
 
 def report_json(repo: Path, base: str, reproduce: bool = True) -> dict[str, Any]:
     """The report as `--format json` gives it, computed in-process (a CLI start costs seconds)."""
-    return json.loads(api.render_report(api.report(base, repo / "params.yaml", reproduce), "json"))
+    return json.loads(api.render_report(api.report(Project.at(repo), base, reproduce), "json"))
 
 
 def report_md(repo: Path, base: str, out: Path, through_cli: bool = False) -> str:
@@ -74,7 +75,7 @@ def report_md(repo: Path, base: str, out: Path, through_cli: bool = False) -> st
         result = mlgate("report", "--base", base, "--out", out, cwd=repo)
         assert result.returncode == 0, result.stderr
     else:
-        api.write_report(api.report(base, repo / "params.yaml"), out)
+        api.write_report(api.report(Project.at(repo), base), out)
     return out.read_text()
 
 
@@ -181,7 +182,7 @@ def test_json_and_gate_give_the_same_verdict(showcase: Path) -> None:
 
 
 def test_gate_reads_a_json_report(showcase: Path, tmp_path: Path) -> None:
-    data = api.report("main", showcase / "params.yaml")
+    data = api.report(Project.at(showcase), "main")
     data["gate"] = {
         "passed": False,
         "reason": "roc_auc fell",
@@ -215,7 +216,7 @@ def test_gate_exit_codes(
         assert by_metric(report)["log_loss"]["verdict"] == "worse"
         assert by_metric(report)["accuracy"]["verdict"] == "no significant change"
     gated(scratch, gates)
-    assert cli.main(["gate", "--base", "main", "--params", str(scratch / "params.yaml")]) == code
+    assert cli.main(["-C", str(scratch), "gate", "--base", "main"]) == code
     captured = capsys.readouterr()
     assert fragment in " ".join((captured.out + captured.err).split())
 
@@ -408,10 +409,10 @@ def test_regression_with_slices_and_a_slice_gap_gate(
     check_mermaid(tmp_path / "regression.md")
     gap = report["metrics_json"]["pr"]["slices"]["sex"]["max_gap"]["rmse"]
     gated(repo, {"slice_gap": {"max": round(gap / 2, 4)}})
-    assert cli.main(["gate", "--base", "main", "--params", str(repo / "params.yaml")]) == 1
+    assert cli.main(["-C", str(repo), "gate", "--base", "main"]) == 1
     assert "largest rmse gap across sex" in capsys.readouterr().out
     gated(repo, {"slice_gap": {"max": round(gap + 1, 4)}})
-    assert cli.main(["gate", "--base", "main", "--params", str(repo / "params.yaml")]) == 0
+    assert cli.main(["-C", str(repo), "gate", "--base", "main"]) == 0
 
 
 def test_the_documented_example_is_valid_mermaid() -> None:

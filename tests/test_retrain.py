@@ -64,7 +64,9 @@ def _git(repo: Path, *args: str) -> str:
 def test_materialised_csv_holds_the_bundled_data(csv_template: Path) -> None:
     from mlgate.datasets.sources import load_source
 
-    pd.testing.assert_frame_equal(pd.read_csv(csv_template / RAW), load_source("sklearn:breast_cancer"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(csv_template / RAW), load_source("sklearn:breast_cancer", csv_template)
+    )
     assert yaml.safe_load((csv_template / f"{RAW}.dvc").read_text())["outs"][0]["path"] == "breast_cancer.csv"
     assert _git(csv_template, "check-ignore", RAW) == RAW  # DVC keeps the data itself out of git
 

@@ -3,7 +3,8 @@
 # build the bento. Everything the later steps need leaves through $GITHUB_OUTPUT.
 set -euo pipefail
 exec < /dev/null  # nothing may wait on a terminal: DVC asks y/n on one when a cache is missing
-python="$(dirname "$(command -v mlgate)")/python"
+# shellcheck source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 mlgate validate
 if [ -n "$(dvc remote default 2>/dev/null || true)" ]; then
@@ -27,15 +28,9 @@ if git rev-parse -q --verify HEAD^1 > /dev/null; then
 fi
 
 version="$(mlgate registry next-version)"
-model_sha256="$("$python" -c 'import json; print(json.load(open("models/model.json"))["sha256"])')"
-mlgate build --model-version "$version" --registry-sha256 "$model_sha256" --json > "$RUNNER_TEMP/mlgate-bento.json"
-read_bento() { "$python" -c "import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$RUNNER_TEMP/mlgate-bento.json" "$1"; }
-
-image="$MLGATE_INPUT_IMAGE"
-if [ -z "$image" ]; then
-  image="$("$python" -c 'from mlgate.config import load_params; print(load_params("params.yaml")["serve"]["image"] or "")')"
-fi
-image="${image:-ghcr.io/$GITHUB_REPOSITORY}"
+fields mlgate build --model-version "$version" --field tag --field path --field image
+bento_tag="${FIELDS[0]}" bento_path="${FIELDS[1]}"
+image="${MLGATE_INPUT_IMAGE:-${FIELDS[2]}}"
 pr="$MLGATE_INPUT_PR"
 if [ -z "$pr" ]; then
   # "Merge pull request #12 from ..." (merge commit) or "Title (#12)" (squash merge).
@@ -48,8 +43,8 @@ fi
   echo "version=$version"
   echo "image=${image,,}"
   echo "sha-tag=$(git rev-parse HEAD | cut -c1-12)"
-  echo "bento-tag=$(read_bento tag)"
-  echo "bento-path=$(read_bento path)"
+  echo "bento-tag=$bento_tag"
+  echo "bento-path=$bento_path"
   echo "pr=$pr"
   echo "gate-report=$gate_report"
 } | tee -a "$GITHUB_OUTPUT"

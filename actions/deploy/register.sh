@@ -4,16 +4,14 @@
 # re-applied with the next free version and the same image (by digest) is tagged with it; the taken
 # version's tag, which this run's push may have moved, is pointed back at the image the registry holds.
 set -euo pipefail
-source "$GITHUB_ACTION_PATH/registry_commit.sh"
+# shellcheck source=registry_commit.sh
+source "$(dirname "${BASH_SOURCE[0]}")/registry_commit.sh"
 image_version="$MLGATE_VERSION"
-python="$(dirname "$(command -v mlgate)")/python"
 
 recorded_image() {
   # <name>@<digest> of the image the registry records for version $1; empty when it records none.
-  mlgate registry show "$1" --json | "$python" -c '
-import json, sys
-image = json.load(sys.stdin)["image"]
-print(image["name"] + "@" + image["digest"] if image["name"] and image["digest"] else "")'
+  fields mlgate registry show "$1" --field image.name --field image.digest
+  if [ -n "${FIELDS[0]}" ] && [ -n "${FIELDS[1]:-}" ]; then echo "${FIELDS[0]}@${FIELDS[1]}"; fi
 }
 
 apply_change() {

@@ -9,23 +9,10 @@
 # Environment: MLGATE_BRANCH, MLGATE_PUSH_TOKEN (optional), MLGATE_PUSH_ATTEMPTS (default 5).
 
 shopt -s inherit_errexit
-MLGATE_BOT_NAME="${MLGATE_BOT_NAME:-github-actions[bot]}"
-MLGATE_BOT_EMAIL="${MLGATE_BOT_EMAIL:-41898282+github-actions[bot]@users.noreply.github.com}"
+# shellcheck source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 deployed_commit="$(git rev-parse HEAD)"
-registry_file="$("$(dirname "$(command -v mlgate)")/python" -c 'from mlgate.registry import settings; print(settings().path)')"
-
-with_token() {
-  # The token travels as an HTTP header in the environment of one git call, never in argv or .git/config.
-  if [ -z "${MLGATE_PUSH_TOKEN:-}" ]; then
-    git "$@"
-    return
-  fi
-  local header
-  header="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$MLGATE_PUSH_TOKEN" | base64 -w0)"
-  echo "::add-mask::$header"
-  GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.${GITHUB_SERVER_URL:-https://github.com}/.extraheader" \
-    GIT_CONFIG_VALUE_0="$header" git "$@"
-}
+registry_file="$(mlgate registry path)"
 
 compose_commit() {
   # Print a new commit: the tip's tree with our registry file (and dvc.lock when the tip kept ours).
@@ -45,15 +32,14 @@ compose_commit() {
   local tree
   tree="$(GIT_INDEX_FILE="$index" git write-tree)"
   rm -f "$index"
-  GIT_AUTHOR_NAME="$MLGATE_BOT_NAME" GIT_AUTHOR_EMAIL="$MLGATE_BOT_EMAIL" \
-    GIT_COMMITTER_NAME="$MLGATE_BOT_NAME" GIT_COMMITTER_EMAIL="$MLGATE_BOT_EMAIL" \
-    git commit-tree "$tree" -p "$tip" -m "$message"
+  as_bot git commit-tree "$tree" -p "$tip" -m "$message"
 }
 
 push_registry_change() {
   local attempts="${MLGATE_PUSH_ATTEMPTS:-5}" attempt tip commit
   for attempt in $(seq 1 "$attempts"); do
-    with_token fetch --quiet --no-tags origin "+refs/heads/$MLGATE_BRANCH:refs/remotes/origin/$MLGATE_BRANCH"
+    git_with_token "${MLGATE_PUSH_TOKEN:-}" fetch --quiet --no-tags origin \
+      "+refs/heads/$MLGATE_BRANCH:refs/remotes/origin/$MLGATE_BRANCH"
     tip="$(git rev-parse "refs/remotes/origin/$MLGATE_BRANCH")"
     if git cat-file -e "$tip:$registry_file" 2>/dev/null; then
       git show "$tip:$registry_file" > "$registry_file"
@@ -61,8 +47,9 @@ push_registry_change() {
       rm -f "$registry_file"
     fi
     apply_change
+    # shellcheck disable=SC2154  # apply_change, defined by the sourcing script, sets commit_message
     commit="$(compose_commit "$tip" "$commit_message")"
-    if with_token push --quiet origin "$commit:refs/heads/$MLGATE_BRANCH"; then
+    if git_with_token "${MLGATE_PUSH_TOKEN:-}" push --quiet origin "$commit:refs/heads/$MLGATE_BRANCH"; then
       echo "commit=$commit" >> "$GITHUB_OUTPUT"
       echo "pushed $commit to $MLGATE_BRANCH: $commit_message (attempt $attempt)"
       return 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Apply the promotion or rollback to registry.yaml and push it as the bot, re-applying on a moved branch.
 set -euo pipefail
-source "$GITHUB_ACTION_PATH/../deploy/registry_commit.sh"
+# shellcheck source=../deploy/registry_commit.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../deploy/registry_commit.sh"
 reason="${MLGATE_REASON:-requested by ${GITHUB_ACTOR:-a workflow run}}"
 
 apply_change() {
@@ -10,9 +11,9 @@ apply_change() {
     commit_message="mlgate: promote version $MLGATE_VERSION to $MLGATE_ALIAS [skip ci]"
   else
     local moved
-    moved="$(mlgate registry rollback --alias "$MLGATE_ALIAS" --reason "$reason" --json)"
-    echo "$moved"
-    if ! grep -q "\"to\": $MLGATE_VERSION\b" <<< "$moved"; then
+    moved="$(mlgate registry rollback --alias "$MLGATE_ALIAS" --reason "$reason" --field to)"
+    echo "rolled $MLGATE_ALIAS back to version $moved"
+    if [ "$moved" != "$MLGATE_VERSION" ]; then
       echo "::error title=mlgate rollback::the registry changed meanwhile: rolling back $MLGATE_ALIAS no longer gives version $MLGATE_VERSION, whose image was tagged; run the rollback again"
       exit 1
     fi

@@ -2,8 +2,8 @@
 # Work out which version the alias will point at (a rollback is tried on a copy of the registry) and
 # read that version's image name and digest from the registry.
 set -euo pipefail
-python="$(dirname "$(command -v mlgate)")/python"
-field() { "$python" -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+# shellcheck source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 case "$MLGATE_OPERATION" in
   promote)
@@ -14,16 +14,15 @@ case "$MLGATE_OPERATION" in
     version="$MLGATE_INPUT_VERSION" ;;
   rollback)
     trial="$RUNNER_TEMP/mlgate-rollback-trial.yaml"
-    cp "$("$python" -c 'from mlgate.registry import settings; print(settings().path)')" "$trial"
-    version="$(mlgate registry rollback --alias "$MLGATE_ALIAS" --registry "$trial" --json | field '["to"]')" ;;
+    cp "$(mlgate registry path)" "$trial"
+    version="$(mlgate registry rollback --alias "$MLGATE_ALIAS" --registry "$trial" --field to)" ;;
   *)
     echo "::error title=mlgate promote::operation must be promote or rollback, not '$MLGATE_OPERATION'"
     exit 2 ;;
 esac
 
-entry="$(mlgate registry show "$version" --json)"
-image="$(field '["image"]["name"] or ""' <<< "$entry")"
-digest="$(field '["image"]["digest"] or ""' <<< "$entry")"
+fields mlgate registry show "$version" --field image.name --field image.digest
+image="${FIELDS[0]}" digest="${FIELDS[1]:-}"
 if [ -z "$image" ] || [ -z "$digest" ]; then
   echo "::error title=mlgate promote::version $version has no image digest in the registry; deploy it first"
   exit 2

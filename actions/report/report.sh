@@ -2,6 +2,8 @@
 # Make the base commit available (a PR checkout is a shallow merge ref), write the report and the job
 # summary, and decide whether the sticky comment can be written.
 set -euo pipefail
+# shellcheck source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 out="$RUNNER_TEMP/mlgate-report"
 mkdir -p "$out"
 summary() { tee -a "$out/summary.md" >> "$GITHUB_STEP_SUMMARY"; }
@@ -11,12 +13,7 @@ if [ -z "$MLGATE_BASE" ]; then
   exit 2
 fi
 if ! git cat-file -e "$MLGATE_BASE^{commit}" 2>/dev/null; then
-  auth=()
-  if [ -n "$MLGATE_TOKEN" ]; then
-    basic="$(printf 'x-access-token:%s' "$MLGATE_TOKEN" | base64 | tr -d '\n')"
-    auth=(-c "http.${GITHUB_SERVER_URL:-https://github.com}/.extraheader=AUTHORIZATION: basic $basic")
-  fi
-  git "${auth[@]}" fetch --quiet --no-tags --depth=1 origin "$MLGATE_BASE"
+  git_with_token "${MLGATE_TOKEN:-}" fetch --quiet --no-tags --depth=1 origin "$MLGATE_BASE"
 fi
 
 mlgate report --base "$MLGATE_BASE" --out "$out/report.md"

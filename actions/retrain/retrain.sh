@@ -2,18 +2,20 @@
 # Retrain on a new branch (mlgate retrain), push it, and open its pull request with gh.
 set -euo pipefail
 exec < /dev/null  # nothing may wait on a terminal: DVC asks y/n on one when a cache is missing
-data="$(python "$GITHUB_ACTION_PATH/../monitor/resolve.py")"
+# shellcheck source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=../monitor/batch.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../monitor/batch.sh"
+resolve_batch
+data="$batch"
 branch="mlgate/retrain-${GITHUB_RUN_ID}-${GITHUB_RUN_ATTEMPT:-1}"
 token="${MLGATE_PR_TOKEN:-$MLGATE_GITHUB_TOKEN}"
-git config user.name "github-actions[bot]"
-git config user.email "41898282+github-actions[bot]@users.noreply.github.com"
 replace=()
 if [ "$MLGATE_REPLACE" = "true" ]; then replace=(--replace); fi
-mlgate retrain --data "$data" --branch "$branch" "${replace[@]}"
+as_bot mlgate retrain --data "$data" --branch "$branch" "${replace[@]}"
 
-# The checkout keeps no credentials; the token goes into this one push only.
-auth="$(printf 'x-access-token:%s' "$token" | base64 -w0)"
-git -c "http.${GITHUB_SERVER_URL}/.extraheader=AUTHORIZATION: basic ${auth}" push -q origin "HEAD:refs/heads/${branch}"
+# The checkout keeps no credentials; the token goes into this one push only, through the environment.
+git_with_token "$token" push -q origin "HEAD:refs/heads/${branch}"
 echo "branch=$branch" >> "$GITHUB_OUTPUT"
 
 body="$RUNNER_TEMP/mlgate-retrain-pr.md"

@@ -17,7 +17,7 @@ fi
 
 if [ -n "$MLGATE_PREINSTALLED" ]; then
   python="$MLGATE_PREINSTALLED"
-  "$python" -c "import mlgate" || { echo "::error::$python has no mlgate installed"; exit 2; }
+  "$python" -m mlgate --version > /dev/null || { echo "::error::$python has no mlgate installed"; exit 2; }
   echo "Using the preinstalled mlgate of $python"
 else
   python -m pip install --disable-pip-version-check --quiet uv

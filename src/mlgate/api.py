@@ -1,106 +1,110 @@
-"""The library API: what the CLI, the workflows and other programs call."""
+"""The library API: what the CLI, the workflows and other programs call.
+
+Every function takes the `Project` it works on (`Project.at(root)`), keyword parameters for the rest,
+and returns plain data or a dataclass; none of them prints.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlgate.stages import run_stage
-from mlgate.validate import validate_project
+from mlgate.project import Project
 
-
-def validate(params_path: str | Path = "params.yaml", dvc_path: str | Path = "dvc.yaml") -> list[str]:
-    """Validate params.yaml and dvc.yaml; return notes for the user."""
-    return validate_project(params_path, dvc_path)
-
-
-def _registry_settings(params_path: str | Path, registry_path: str | Path | None) -> Any:
-    from mlgate.registry import settings
-
-    return settings(params_path, registry_path)
+if TYPE_CHECKING:  # the return types only; each function imports what it runs
+    from mlgate.init import InitResult
+    from mlgate.registry.document import Registry
+    from mlgate.retrain import RetrainResult
+    from mlgate.serving.bento import BentoBuild, ImageBuild
+    from mlgate.serving.smoke import SmokeResult
 
 
-def registry_load(params_path: str | Path = "params.yaml", registry_path: str | Path | None = None) -> Any:
-    """Load the model registry named in params.yaml (or at `registry_path`)."""
-    from mlgate.registry import load
+def validate(project: Project, dvc_path: Path | None = None) -> list[str]:
+    """Validate params.yaml and dvc.yaml; refresh .mlgate/version; return notes for the user."""
+    from mlgate.validate import validate_project
 
-    return load(_registry_settings(params_path, registry_path).path)
+    return validate_project(project, dvc_path)
 
 
-def registry_next_version(
-    params_path: str | Path = "params.yaml", registry_path: str | Path | None = None
-) -> int:
+def run_stage(project: Project, name: str) -> None:
+    """Run one pipeline stage (data, train or evaluate), as dvc.yaml's commands do."""
+    from mlgate.stages import run_stage as run
+
+    run(project, name)
+
+
+def registry_load(project: Project) -> Registry:
+    """The project's model registry, validated."""
+    from mlgate.registry.operations import load_registry
+
+    return load_registry(project)
+
+
+def registry_next_version(project: Project) -> int:
     """The version the next `registry_record` will get."""
-    from mlgate.registry import next_version
+    from mlgate.registry.operations import next_version
 
-    return next_version(_registry_settings(params_path, registry_path))
+    return next_version(project)
 
 
 def registry_record(
-    params_path: str | Path = "params.yaml", registry_path: str | Path | None = None, **request: Any
-) -> dict[str, Any]:
-    """Register the workspace's model; `request` holds RecordRequest fields (version, pr, image, ...)."""
-    from mlgate.registry import RecordRequest, record
-
-    return record(_registry_settings(params_path, registry_path), params_path, RecordRequest(**request))
-
-
-def registry_promote(
-    version: int,
-    alias: str,
+    project: Project,
+    *,
+    version: int | None = None,
+    pr: int | None = None,
+    run_url: str | None = None,
+    bento_tag: str | None = None,
+    image: str | None = None,
+    digest: str | None = None,
+    image_tags: tuple[str, ...] = (),
+    gate_report: Path | None = None,
     reason: str | None = None,
-    params_path: str | Path = "params.yaml",
-    registry_path: str | Path | None = None,
+    tag: bool | None = None,
 ) -> dict[str, Any]:
+    """Register the workspace's model as a new version; return its registry entry."""
+    from mlgate.registry.operations import RecordRequest, record
+
+    request = RecordRequest(
+        version, pr, run_url, bento_tag, image, digest, image_tags, gate_report, reason, tag
+    )
+    return record(project, request)
+
+
+def registry_promote(project: Project, version: int, alias: str, reason: str | None = None) -> dict[str, Any]:
     """Point an alias at a version; return the event."""
-    from mlgate.registry import promote
+    from mlgate.registry.operations import promote
 
-    return promote(_registry_settings(params_path, registry_path), version, alias, reason)
+    return promote(project, version, alias, reason)
 
 
-def registry_rollback(
-    alias: str,
-    reason: str | None = None,
-    params_path: str | Path = "params.yaml",
-    registry_path: str | Path | None = None,
-) -> dict[str, Any]:
+def registry_rollback(project: Project, alias: str, reason: str | None = None) -> dict[str, Any]:
     """Move an alias back to its previous version; return the event."""
-    from mlgate.registry import rollback
+    from mlgate.registry.operations import rollback
 
-    return rollback(_registry_settings(params_path, registry_path), alias, reason)
+    return rollback(project, alias, reason)
 
 
-def registry_deprecate(
-    version: int,
-    reason: str | None = None,
-    params_path: str | Path = "params.yaml",
-    registry_path: str | Path | None = None,
-) -> dict[str, Any]:
+def registry_deprecate(project: Project, version: int, reason: str | None = None) -> dict[str, Any]:
     """Retire a version; return the event."""
-    from mlgate.registry import deprecate
+    from mlgate.registry.operations import deprecate
 
-    return deprecate(_registry_settings(params_path, registry_path), version, reason)
+    return deprecate(project, version, reason)
 
 
-def registry_verify(
-    params_path: str | Path = "params.yaml", registry_path: str | Path | None = None
-) -> list[str]:
+def registry_verify(project: Project) -> list[str]:
     """Every problem with the registry; empty when it is sound."""
-    from mlgate.registry import verify
+    from mlgate.registry.verify import verify
 
-    return verify(_registry_settings(params_path, registry_path).path)
+    return verify(project)
 
 
 def monitor(
-    current: str | None = None,
-    alias: str | None = None,
-    out: str | Path = "reports/monitor",
-    params_path: str | Path = "params.yaml",
+    project: Project, current: str | None = None, alias: str | None = None, out: Path | None = None
 ) -> dict[str, Any]:
     """Check a production batch against a model version's reference; write monitor.json and monitor.md."""
-    from mlgate.monitor import run_monitor
+    from mlgate.monitor.run import run_monitor
 
-    return run_monitor(current, alias=alias, out=out, params_path=params_path)
+    return run_monitor(project, current, alias, out or project.files.monitor)
 
 
 def monitor_exit_code(result: dict[str, Any]) -> int:
@@ -110,72 +114,60 @@ def monitor_exit_code(result: dict[str, Any]) -> int:
     return exit_code(result)
 
 
-def retrain(
-    data: str | Path,
-    replace: bool = False,
-    params_path: str | Path = "params.yaml",
-    branch: str | None = None,
-) -> Any:
+def retrain(project: Project, data: str, replace: bool = False, branch: str | None = None) -> RetrainResult:
     """Fold a labelled batch into the DVC-tracked data, reproduce, and commit on a new branch."""
     from mlgate.retrain import retrain as run_retrain
 
-    return run_retrain(data, replace=replace, params_path=params_path, branch=branch)
+    return run_retrain(project, data, replace=replace, branch=branch)
 
 
-def materialise_data(
-    to: str | Path | None = None, params_path: str | Path = "params.yaml", dvc: bool = True
-) -> Path:
+def materialise_data(project: Project, to: Path | None = None, dvc: bool = True) -> Path:
     """Write a bundled or python: data source to a CSV under data/raw/, DVC-tracked unless `dvc` is False."""
     from mlgate.retrain import materialise_data as write
 
-    return write(to=to, params_path=params_path, dvc=dvc)
+    return write(project, to=to, dvc_track=dvc)
 
 
 def build_bento(
-    params_path: str | Path = "params.yaml",
+    project: Project,
     version: str | None = None,
     registry_sha256: str | None = None,
     lock_packages: bool | None = None,
-) -> dict[str, Any]:
-    """Build a self-contained bento of the repository's model; return its tag, path and labels."""
-    from mlgate.config import load_params
+) -> BentoBuild:
+    """Build a self-contained bento of the project's model; return its tag, path, labels and image name."""
     from mlgate.serving import bento
 
-    repo = Path(params_path).resolve().parent
-    return bento.build(repo, load_params(params_path), version, registry_sha256, lock_packages)
+    return bento.build(project, version, registry_sha256, lock_packages)
 
 
-def containerize(
-    bento_tag: str, params_path: str | Path = "params.yaml", version: str | None = None
-) -> dict[str, Any]:
+def containerize(project: Project, bento_tag: str, version: str | None = None) -> ImageBuild:
     """Build the container image of a bento, named by serve.image, tagged with the commit and version."""
-    from mlgate.config import load_params
     from mlgate.serving import bento
 
-    repo = Path(params_path).resolve().parent
-    return bento.containerize(repo, load_params(params_path), bento_tag, version)
+    return bento.containerize(project, bento_tag, version)
 
 
-def serve(params_path: str | Path = "params.yaml", host: str = "127.0.0.1", port: int = 3000) -> int:
-    """Serve the repository's current model in the foreground; return the server's exit code."""
-    from mlgate.config import load_params
+def serve(project: Project, host: str = "127.0.0.1", port: int = 3000) -> int:
+    """Serve the project's current model in the foreground; return the server's exit code."""
     from mlgate.serving import bento
 
-    repo = Path(params_path).resolve().parent
-    return bento.serve(repo, load_params(params_path), host, port)
+    return bento.serve(project, host, port)
 
 
-def report(base: str, params_path: str | Path = "params.yaml", reproduce: bool = True) -> dict[str, Any]:
+def smoke(project: Project, url: str, timeout: float = 120.0, rows: int = 1) -> SmokeResult:
+    """Check a running service: ready within `timeout` seconds, and a prediction for `rows` test records."""
+    from mlgate.serving.smoke import smoke as check
+
+    return check(project, url, timeout, rows)
+
+
+def report(project: Project, base: str, reproduce: bool = True) -> dict[str, Any]:
     """Compare the workspace with the base revision; return the report as plain data (`--format json`)."""
-    from mlgate.config import load_params
-    from mlgate.report.base import repo_root
+    from mlgate.datasets.schema import prepared_columns
     from mlgate.report.build import build_report
-    from mlgate.report.gate import check_gate_config
 
-    params = load_params(params_path)
-    check_gate_config(params, str(params_path))
-    root = repo_root(Path(params_path).resolve().parent)
-    return build_report(root, base, params, reproduce=reproduce)
+    params = project.checked_params(prepared_columns(project.files.test))
+    return build_report(project, base, params, reproduce=reproduce)
 
 
 def render_report(data: dict[str, Any], fmt: str = "md", budget: int = 60_000) -> str:
@@ -189,20 +181,19 @@ def render_report(data: dict[str, Any], fmt: str = "md", budget: int = 60_000) -
     return render_markdown(data, budget)
 
 
-def write_report(data: dict[str, Any], out: str | Path, fmt: str = "md", budget: int = 60_000) -> list[Path]:
+def write_report(data: dict[str, Any], out: Path, fmt: str = "md", budget: int = 60_000) -> list[Path]:
     """Write the report to `out`; markdown also gets an untruncated `<name>.full.md` beside it."""
     from mlgate.fsio import atomic_write_text
 
-    target = Path(out)
-    atomic_write_text(target, render_report(data, fmt, budget))
+    atomic_write_text(out, render_report(data, fmt, budget))
     if fmt != "md":
-        return [target]
-    full = target.with_name(f"{target.stem}.full.md")
+        return [out]
+    full = out.with_name(f"{out.stem}.full.md")
     atomic_write_text(full, render_report(data, fmt, 0))
-    return [target, full]
+    return [out, full]
 
 
-def read_report(path: str | Path) -> dict[str, Any]:
+def read_report(path: Path) -> dict[str, Any]:
     """Load a report written by `mlgate report --format json`; ConfigError when it is not one."""
     import json
 
@@ -210,7 +201,7 @@ def read_report(path: str | Path) -> dict[str, Any]:
     from mlgate.report.build import FORMAT
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: cannot read a JSON report: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or "gate" not in data:
@@ -218,47 +209,15 @@ def read_report(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def gate(base: str, params_path: str | Path = "params.yaml", reproduce: bool = True) -> dict[str, Any]:
-    """The quality gates' verdict: the same computation, and seed, as the report's headline."""
-    return report(base, params_path, reproduce)["gate"]
-
-
-def init(root: str | Path = ".", repository: str | None = None, ref: str | None = None) -> Any:
-    """Adopt mlgate in the git repository at `root`, writing only missing files; return what was done."""
+def init(project: Project, repository: str | None = None, ref: str | None = None) -> InitResult:
+    """Adopt mlgate in the git repository holding the project, writing only missing files."""
     from mlgate import init as adopt
 
-    return adopt.init_project(Path(root), repository or adopt.MLGATE_REPOSITORY, ref)
+    return adopt.init_project(project, repository or adopt.MLGATE_REPOSITORY, ref)
 
 
-def init_missing(root: str | Path = ".") -> list[str]:
-    """What `mlgate init` would still write in the repository at `root`."""
+def init_missing(project: Project) -> list[str]:
+    """What `mlgate init` would still write in the repository holding the project."""
     from mlgate import init as adopt
 
-    return adopt.missing(Path(root))
-
-
-__all__ = [
-    "build_bento",
-    "containerize",
-    "gate",
-    "init",
-    "init_missing",
-    "materialise_data",
-    "monitor",
-    "monitor_exit_code",
-    "read_report",
-    "registry_deprecate",
-    "registry_load",
-    "registry_next_version",
-    "registry_promote",
-    "registry_record",
-    "registry_rollback",
-    "registry_verify",
-    "render_report",
-    "report",
-    "retrain",
-    "run_stage",
-    "serve",
-    "validate",
-    "write_report",
-]
+    return adopt.missing(project)

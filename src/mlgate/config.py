@@ -1,9 +1,14 @@
-"""Load YAML config with line marks, validate it against the shipped JSON Schemas, fill defaults."""
+"""Load YAML with line marks, validate it against the shipped JSON Schemas, fill defaults, check cross-fields.
+
+Every YAML file mlgate reads (params.yaml, registry.yaml, dvc.yaml, dvc.lock, and their copies at a git
+revision) goes through `parse_yaml`, so there is one place that decides what YAML is accepted.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable, Collection
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -15,8 +20,11 @@ from jsonschema.exceptions import ValidationError
 
 from mlgate.errors import ConfigError
 
-PARAMS_FILE = "params.yaml"
+PARAMS_SCHEMA = "params.schema.json"
 FieldPath = tuple[str | int, ...]
+Problem = tuple[FieldPath, str]
+# Given the loaded params, the data's columns when they can be known cheaply, else None.
+ColumnSource = Callable[[dict[str, Any]], Collection[str] | None]
 
 
 @lru_cache
@@ -69,29 +77,50 @@ class YamlDocument:
 
     def error(self, path: FieldPath, message: str) -> ConfigError:
         """Build a ConfigError naming the file, the line and the field."""
-        return ConfigError(f"{self.path}:{self.line_of(path)}: {dotted(path)}: {message}")
+        return ConfigError(self.problem(path, message))
+
+    def problem(self, path: FieldPath, message: str) -> str:
+        """One `file:line: field: message` line."""
+        return f"{self.path}:{self.line_of(path)}: {dotted(path)}: {message}"
+
+    def raise_problems(self, problems: list[Problem]) -> None:
+        """Raise one ConfigError listing every problem, in file order; nothing when there is none."""
+        if problems:
+            ordered = sorted(problems, key=lambda item: self.line_of(item[0]))
+            raise ConfigError("\n".join(dict.fromkeys(self.problem(*item) for item in ordered)))
 
 
-def read_yaml(path: str | Path) -> YamlDocument:
-    """Parse a YAML file safely; syntax errors become a ConfigError with the line."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+def parse_yaml(text: str | bytes, source: str | Path) -> YamlDocument:
+    """Parse YAML text safely, naming `source` in errors; syntax errors become a ConfigError with the line."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source}: not UTF-8 text: {exc}") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem or exc.context}") from None
+        raise ConfigError(f"{source}:{line}: invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{source}: invalid YAML: {exc}") from None
     marks: dict[FieldPath, int] = _line_marks(node) if node is not None else {(): 1}
-    return YamlDocument(path, data, marks)
+    return YamlDocument(source, data, marks)
+
+
+def read_yaml(path: str | Path, shown: str | None = None) -> YamlDocument:
+    """Read and parse a YAML file, named `shown` in messages; a missing or unreadable one is a ConfigError."""
+    path = Path(path)
+    name = shown or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name}: cannot read: {exc}") from None
+    return parse_yaml(text, name)
 
 
 def _describe(error: ValidationError) -> tuple[FieldPath, str]:
@@ -118,16 +147,7 @@ def _describe(error: ValidationError) -> tuple[FieldPath, str]:
 def validate_document(document: YamlDocument, schema_name: str) -> None:
     """Validate a parsed document against a shipped schema; raise one ConfigError listing every problem."""
     validator = Draft202012Validator(load_schema(schema_name))
-    errors = sorted(
-        validator.iter_errors(document.data), key=lambda e: document.line_of(tuple(e.absolute_path))
-    )
-    if not errors:
-        return
-    lines = []
-    for error in errors:
-        path, message = _describe(error)
-        lines.append(str(document.error(path, message)))
-    raise ConfigError("\n".join(dict.fromkeys(lines)))
+    document.raise_problems([_describe(error) for error in validator.iter_errors(document.data)])
 
 
 def apply_defaults(schema: dict[str, Any], instance: Any, root: dict[str, Any] | None = None) -> Any:
@@ -157,36 +177,107 @@ def _resolve_ref(root: dict[str, Any], ref: str) -> dict[str, Any]:
     return dict(node)
 
 
-def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
-    """Load and validate params.yaml; return it with every default filled in."""
-    document = read_yaml(path)
+def default_section(name: str) -> dict[str, Any]:
+    """One params.yaml section with only its schema defaults, for commands that run without the file."""
+    schema = load_schema(PARAMS_SCHEMA)
+    section: dict[str, Any] = apply_defaults(schema["properties"][name], {}, schema)
+    return section
+
+
+def load_params(
+    path: str | Path, columns: ColumnSource | None = None, shown: str | None = None
+) -> dict[str, Any]:
+    """Load and validate params.yaml; return it with every default filled in.
+
+    `columns` tells the data's columns when they are known (the source's header, or the prepared data); the
+    fields that name columns are then checked against them too.
+    """
+    document = read_yaml(path, shown)
     if not isinstance(document.data, dict):
         raise document.error((), "expected a mapping of sections (data, model, evaluate, ...)")
-    validate_document(document, "params.schema.json")
-    params: dict[str, Any] = apply_defaults(load_schema("params.schema.json"), document.data)
-    _check_cross_fields(document, params)
+    validate_document(document, PARAMS_SCHEMA)
+    params: dict[str, Any] = apply_defaults(load_schema(PARAMS_SCHEMA), document.data)
+    problems = _data_problems(params) + _metric_problems(params) + _gate_problems(params)
+    known = columns(params) if columns is not None else None
+    problems += _serve_problems(params) + (_column_problems(params, known) if known is not None else [])
+    document.raise_problems(problems)
     return params
 
 
-def _check_cross_fields(document: YamlDocument, params: dict[str, Any]) -> None:
-    """Checks a schema cannot express: references between fields."""
+def _data_problems(params: dict[str, Any]) -> list[Problem]:
     data = params["data"]
     features = data["features"] or []
+    problems: list[Problem] = []
     if data["target"] in features:
-        raise document.error(("data", "features"), f"the target {data['target']!r} cannot also be a feature")
-    if features:
-        unknown = [name for name in data["categorical"] if name not in features]
-        if unknown:
-            raise document.error(("data", "categorical"), f"not in data.features: {', '.join(unknown)}")
-    task = params["model"]["task"]
+        problems.append((("data", "features"), f"the target {data['target']!r} cannot also be a feature"))
+    unknown = [name for name in data["categorical"] if features and name not in features]
+    if unknown:
+        problems.append((("data", "categorical"), f"not in data.features: {', '.join(unknown)}"))
+    return problems
+
+
+def task_metrics(params: dict[str, Any]) -> tuple[str, ...]:
+    """The metrics the configured task has."""
     from mlgate.metrics import METRICS_BY_TASK  # local: metrics pulls in numpy
 
-    allowed = METRICS_BY_TASK[task]
-    evaluate = params["evaluate"]
+    return METRICS_BY_TASK[params["model"]["task"]]
+
+
+def _metric_problems(params: dict[str, Any]) -> list[Problem]:
+    task, allowed, evaluate = params["model"]["task"], task_metrics(params), params["evaluate"]
     wrong = [name for name in evaluate["metrics"] or [] if name not in allowed]
+    problems: list[Problem] = []
     if wrong:
-        raise document.error(("evaluate", "metrics"), f"{', '.join(wrong)} not available for {task}")
-    primary = evaluate["primary"]
-    chosen = evaluate["metrics"] or allowed
+        problems.append((("evaluate", "metrics"), f"{', '.join(wrong)} not available for {task}"))
+    primary, chosen = evaluate["primary"], evaluate["metrics"] or allowed
     if primary is not None and primary not in chosen:
-        raise document.error(("evaluate", "primary"), f"{primary!r} is not among the metrics computed")
+        problems.append((("evaluate", "primary"), f"{primary!r} is not among the metrics computed"))
+    return problems
+
+
+def _gate_problems(params: dict[str, Any]) -> list[Problem]:
+    """Gates a schema cannot judge: metrics the task has and computes, slice columns that are configured."""
+    gates, task, allowed = params["gates"], params["model"]["task"], task_metrics(params)
+    computed = params["evaluate"]["metrics"] or allowed
+    problems: list[Problem] = []
+    for name in gates["metrics"]:
+        if name not in allowed:
+            problems.append(
+                (("gates", "metrics", name), f"{name} is not a {task} metric ({', '.join(allowed)})")
+            )
+        elif name not in computed:
+            problems.append((("gates", "metrics", name), f"{name} is gated but not in evaluate.metrics"))
+    gap = gates["slice_gap"] or {}
+    if gap.get("metric") and gap["metric"] not in allowed:
+        problems.append((("gates", "slice_gap", "metric"), f"{gap['metric']} is not a {task} metric"))
+    slices = params["evaluate"]["slices"]
+    unknown = [c for c in gap.get("columns") or [] if c not in slices]
+    if unknown:
+        problems.append((("gates", "slice_gap", "columns"), f"not in evaluate.slices: {', '.join(unknown)}"))
+    elif gap and not slices:
+        problems.append((("gates", "slice_gap"), "a slice gap needs evaluate.slices to name the columns"))
+    return problems
+
+
+def _serve_problems(params: dict[str, Any]) -> list[Problem]:
+    serve = params["serve"]
+    if serve["log_inputs"] and not serve["log_predictions"]:
+        return [(("serve", "log_inputs"), "logs the inputs of the prediction log; set serve.log_predictions")]
+    return []
+
+
+def _column_problems(params: dict[str, Any], columns: Collection[str]) -> list[Problem]:
+    """Fields that name data columns, against the columns of the data."""
+    known = set(columns)
+    expectations = params["data"]["expectations"]
+    named: list[tuple[FieldPath, str]] = [
+        (("evaluate", "slices", index), column) for index, column in enumerate(params["evaluate"]["slices"])
+    ]
+    named += [(("data", "expectations", "columns", column), column) for column in expectations["columns"]]
+    named += [
+        (("data", "expectations", "required_columns", index), column)
+        for index, column in enumerate(expectations["required_columns"])
+    ]
+    return [
+        (where, f"{column!r} is not a column of the data") for where, column in named if column not in known
+    ]

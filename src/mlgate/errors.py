@@ -37,3 +37,9 @@ class GitError(MlgateError):
 
 class RegistryError(MlgateError):
     """The registry file is broken or an operation on it is not allowed."""
+
+
+class ServiceCheckError(MlgateError):
+    """A running service did not become ready or answered a check wrongly; maps to exit code 1."""
+
+    exit_code = EXIT_CHECK_FAILED

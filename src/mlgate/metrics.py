@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from mlgate.errors import DataValidationError
+from mlgate.progress import step
+
 METRICS_BY_TASK: dict[str, tuple[str, ...]] = {
     "classification": ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
     "regression": ("rmse", "mae", "r2"),
@@ -30,6 +33,7 @@ HIGHER_IS_BETTER = {
 }
 DEFAULT_PRIMARY = {"classification": "roc_auc", "regression": "rmse"}
 NEEDS_PROBA = {"roc_auc", "log_loss"}
+PROBA_PREFIX = "proba_"
 RESAMPLE_CELLS = 8_000_000  # weight-matrix cells per chunk: bounds memory to ~64 MB per array
 
 
@@ -208,3 +212,59 @@ def bootstrap_intervals(
         if on_chunk:
             on_chunk(len(weights))
     return {name: percentile_interval(np.concatenate(parts), confidence) for name, parts in collected.items()}
+
+
+def proba_column(label: Any) -> str:
+    """Name of the predictions column holding the probability of one class."""
+    return f"{PROBA_PREFIX}{label}"
+
+
+def model_outputs(model: Any, features: Any, task: str, classes: list[Any]) -> dict[str, Any]:
+    """The model's `prediction` for each row and, for a classifier with probabilities, `proba_<class>`."""
+    outputs: dict[str, Any] = {"prediction": model.predict(features)}
+    if task == "classification" and hasattr(model, "predict_proba"):
+        proba = model.predict_proba(features)
+        for index, label in enumerate(classes):
+            outputs[proba_column(label)] = proba[:, index]
+    return outputs
+
+
+def class_indices(values: Any, classes: list[Any]) -> np.ndarray:
+    """Each value's position in `classes`, compared as text; -1 for a value not among them."""
+    labels, inverse = np.unique(np.asarray(values), return_inverse=True)
+    position = {str(label): i for i, label in enumerate(classes)}
+    return np.array([position.get(str(label), -1) for label in labels], dtype=int)[inverse.ravel()]
+
+
+def predictions_from_frame(frame: Any, task: str, classes: list[Any]) -> Predictions:
+    """A predictions table (target, prediction, proba_<class>) as the arrays the metrics read."""
+    if task == "regression":
+        return Predictions(task, frame["target"].to_numpy(float), frame["prediction"].to_numpy(float))
+    y_true, y_pred = class_indices(frame["target"], classes), class_indices(frame["prediction"], classes)
+    if (y_true < 0).any() or (y_pred < 0).any():
+        known = {str(label) for label in classes}
+        unknown = sorted({str(v) for v in [*frame["target"], *frame["prediction"]]} - known)
+        raise DataValidationError(f"the test set has classes the model never saw: {', '.join(unknown)}")
+    columns = [proba_column(label) for label in classes]
+    proba = frame[columns].to_numpy(float) if all(c in frame for c in columns) else None
+    return Predictions(task, y_true, y_pred, proba)
+
+
+def usable_metrics(names: list[str], predictions: Predictions) -> list[str]:
+    """Drop probability metrics when the estimator gives no probabilities."""
+    return [n for n in names if predictions.proba is not None or n not in NEEDS_PROBA]
+
+
+def metric_block(names: list[str], predictions: Predictions, bootstrap: dict[str, Any]) -> dict[str, Any]:
+    """Point values with percentile bootstrap confidence intervals, as metrics.json holds them."""
+    values = point_scores(names, predictions)
+    block: dict[str, Any] = {name: {"value": value} for name, value in values.items()}
+    samples = bootstrap["samples"]
+    if samples:
+        with step(f"bootstrap {samples} resamples × {predictions.rows} rows", total=samples) as advance:
+            intervals = bootstrap_intervals(
+                names, predictions, samples, bootstrap["confidence"], bootstrap["seed"], advance
+            )
+        for name, (low, high) in intervals.items():
+            block[name].update(ci_low=low, ci_high=high)
+    return block

@@ -17,9 +17,6 @@ from typing import Any
 from mlgate.errors import ModelIntegrityError
 from mlgate.fsio import sha256_file
 
-MODEL_FILE = Path("models/model.skops")
-MODEL_CARD = Path("models/model.json")
-
 # Types beyond skops' defaults that scikit-learn's own estimators need. This list is mlgate's
 # decision, made in code: it is never read from a model file. `serve.trusted_types` adds to it.
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -86,7 +83,7 @@ def canonical_skops(archive: bytes) -> bytes:
     return output.getvalue()
 
 
-def read_card(card_path: str | Path = MODEL_CARD) -> dict[str, Any]:
+def read_card(card_path: str | Path) -> dict[str, Any]:
     """Read the model card (models/model.json) written next to the model by the train stage."""
     try:
         card: dict[str, Any] = json.loads(Path(card_path).read_text(encoding="utf-8"))
@@ -111,8 +108,8 @@ def verify_sha256(model_path: str | Path, expected: str, source: str) -> None:
 
 
 def load_model(
-    model_path: str | Path = MODEL_FILE,
-    card_path: str | Path = MODEL_CARD,
+    model_path: str | Path,
+    card_path: str | Path,
     extra_trusted: list[str] | tuple[str, ...] = (),
     registry_sha256: str | None = None,
 ) -> tuple[Any, dict[str, Any]]:

@@ -7,16 +7,19 @@ CSV that retraining needs.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import ConfigError, DataValidationError, GitError, MissingDependencyError
+import pandas as pd
 
-RAW_DIR = Path("data/raw")
+from mlgate.datasets.sources import load_source, load_table
+from mlgate.errors import ConfigError, DataValidationError, GitError
+from mlgate.fsio import atomic_write
+from mlgate.project import LAYOUT, Project
+from mlgate.validate import validate_project
+from mlgate.vcs import dvc, git, git_or_none
 
 
 @dataclass(frozen=True)
@@ -31,34 +34,17 @@ class RetrainResult:
     pushed: bool
 
 
-def _run(*args: str, what: str) -> str:
-    """Run git or DVC; a failure becomes an error carrying the tool's own message."""
-    try:
-        result = subprocess.run(list(args), capture_output=True, text=True)
-    except FileNotFoundError:
-        raise MissingDependencyError(f"{args[0]} is not installed; it is needed to {what}") from None
-    if result.returncode != 0:
-        detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-20:]
-        raise GitError(f"{' '.join(args)} failed ({what}):\n" + "\n".join(detail))
-    return result.stdout
-
-
-def _dvc(*args: str, what: str) -> str:
-    dvc = Path(sys.executable).with_name("dvc")
-    return _run(str(dvc) if dvc.exists() else "dvc", *args, what=what)
-
-
-def tracked_csv(params: dict[str, Any]) -> Path:
+def tracked_csv(project: Project, params: dict[str, Any]) -> Path:
     """The CSV file params.yaml names as its data source; retraining needs data that lives in a file."""
     source = params["data"]["source"]
     if source.startswith(("sklearn:", "python:")) or Path(source).suffix.lower() != ".csv":
         raise ConfigError(
-            f"params.yaml: data.source: {source!r}: retraining needs a CSV file under {RAW_DIR}/; "
+            f"params.yaml: data.source: {source!r}: retraining needs a CSV file under {LAYOUT.raw}/; "
             f"run `mlgate materialise-data` once to write one from it"
         )
-    path = Path(source)
+    path = project.resolve(source)
     if not path.is_file() and path.with_name(path.name + ".dvc").is_file():
-        _dvc("pull", "-q", str(path), what="fetch the tracked data")
+        dvc(project.root, "pull", "-q", source, what="fetch the tracked data")
     if not path.is_file():
         raise ConfigError(
             f"params.yaml: data.source: {source}: file not found (if it is DVC-tracked, run `dvc pull`)"
@@ -66,10 +52,8 @@ def tracked_csv(params: dict[str, Any]) -> Path:
     return path
 
 
-def merged_rows(existing: Any, batch: Any, replace: bool) -> Any:
+def merged_rows(existing: pd.DataFrame, batch: pd.DataFrame, replace: bool) -> pd.DataFrame:
     """The new content of the data file: the batch appended (or alone), in the file's column order."""
-    import pandas as pd
-
     missing = [c for c in existing.columns if c not in batch.columns]
     extra = [c for c in batch.columns if c not in existing.columns]
     if missing or extra:
@@ -84,14 +68,9 @@ def merged_rows(existing: Any, batch: Any, replace: bool) -> Any:
     return batch if replace else pd.concat([existing, batch], ignore_index=True)
 
 
-def _require_clean_tree() -> None:
-    changed = [
-        line
-        for line in _run(
-            "git", "status", "--porcelain", "--untracked-files=no", what="check git"
-        ).splitlines()
-        if line
-    ]
+def _require_clean_tree(project: Project) -> None:
+    status = git(project.root, "status", "--porcelain", "--untracked-files=no", what="check git")
+    changed = [line for line in status.splitlines() if line]
     if changed:
         raise GitError(
             "the working tree has uncommitted changes; commit or stash them before `mlgate retrain`:\n"
@@ -99,98 +78,85 @@ def _require_clean_tree() -> None:
         )
 
 
-def _has_remote() -> bool:
-    return bool(_dvc("remote", "list", what="list DVC remotes").strip())
-
-
-def _in_git(path: Path) -> bool:
-    return (
-        subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], capture_output=True).returncode == 0
-    )
-
-
-def _track(path: Path) -> list[str]:
+def _track(project: Project, path: Path) -> list[str]:
     """Record the new data: `dvc add` for a DVC-tracked file; a file kept in git is simply staged."""
-    if _in_git(path):
-        return [str(path)]
-    _dvc("add", str(path), what="track the new data")
-    return [str(path.with_name(path.name + ".dvc")), str(path.with_name(".gitignore"))]
+    relative = path.relative_to(project.root).as_posix()
+    if git_or_none(project.root, "ls-files", "--error-unmatch", relative) is not None:
+        return [relative]
+    dvc(project.root, "add", relative, what="track the new data")
+    return [f"{relative}.dvc", Path(relative).with_name(".gitignore").as_posix()]
 
 
-def _reproduce(params_path: str | Path) -> bool:
+def _reproduce(project: Project) -> bool:
     """Validate, `dvc repro`, and `dvc push` when a remote is configured; return whether it pushed."""
-    from mlgate.validate import validate_project
-
-    validate_project(params_path)
-    _dvc("repro", what="retrain the model")
-    pushed = _has_remote()
+    validate_project(project)
+    dvc(project.root, "repro", what="retrain the model")
+    pushed = bool(dvc(project.root, "remote", "list", what="list DVC remotes").strip())
     if pushed:
-        _dvc("push", what="upload data and model to the DVC remote")
+        dvc(project.root, "push", what="upload data and model to the DVC remote")
     return pushed
 
 
-def _commit(files: list[str], message: str) -> str:
+def _commit(project: Project, files: list[str], message: str) -> str:
     """Commit tracked changes plus the named files; return the commit."""
-    _run("git", "add", "-u", what="stage the retraining")
-    present = [name for name in [*files, "dvc.lock"] if Path(name).exists()]
-    _run("git", "add", "--", *present, what="stage the retraining")
-    _run("git", "commit", "-q", "-m", message, what="commit the retraining")
-    return _run("git", "rev-parse", "HEAD", what="read the commit").strip()
+    root, what = project.root, "commit the retraining"
+    git(root, "add", "-u", what=what)
+    present = [name for name in [*files, LAYOUT.dvc_lock.as_posix()] if project.resolve(name).exists()]
+    git(root, "add", "--", *present, what=what)
+    git(root, "commit", "-q", "-m", message, what=what)
+    return git(root, "rev-parse", "HEAD", what=what).strip()
 
 
-def retrain(
-    data: str | Path,
-    replace: bool = False,
-    params_path: str | Path = "params.yaml",
-    branch: str | None = None,
-) -> RetrainResult:
+def read_batch(project: Project, data: str) -> pd.DataFrame:
+    """A labelled batch: a CSV or Parquet file (relative to the root), or `python:<module>:<function>`."""
+    if data.startswith("python:"):
+        return load_source(data, project.root)
+    return load_table(project.resolve(data), "--data", shown=data)
+
+
+def retrain(project: Project, data: str, replace: bool = False, branch: str | None = None) -> RetrainResult:
     """Add (or swap in) a labelled batch, `dvc add`, validate, `dvc repro`, push, commit on a new branch."""
-    from mlgate.config import load_params
-    from mlgate.datasets.sources import load_table
-    from mlgate.fsio import atomic_write
-
-    params = load_params(params_path)
-    path = tracked_csv(params)
-    batch = load_table(Path(data), "--data")
+    params = project.params
+    path = tracked_csv(project, params)
+    batch = read_batch(project, data)
     if params["data"]["target"] not in batch.columns:
         raise DataValidationError(
             f"--data {data}: no target column {params['data']['target']!r}; retraining needs labels"
         )
-    _require_clean_tree()
+    _require_clean_tree(project)
     existing = load_table(path, "params.yaml: data.source")
     rows = merged_rows(existing, batch, replace)
     branch = branch or time.strftime("mlgate/retrain-%Y%m%d-%H%M%S", time.gmtime())
-    _run("git", "switch", "-c", branch, what="create the retraining branch")
+    git(project.root, "switch", "-c", branch, what="create the retraining branch")
     atomic_write(path, lambda temp: rows.to_csv(temp, index=False))
-    files = _track(path)
-    pushed = _reproduce(params_path)
+    files = _track(project, path)
+    pushed = _reproduce(project)
     verb = "replace" if replace else "append"
     message = f"Retrain: {verb} {len(batch)} labelled rows from {Path(data).name} ({len(rows)} rows now)"
-    commit = _commit(files, message)
-    return RetrainResult(branch, commit, str(path), len(existing), len(rows), pushed)
+    commit = _commit(project, files, message)
+    return RetrainResult(branch, commit, project.shown(path), len(existing), len(rows), pushed)
 
 
-def materialise_data(
-    to: str | Path | None = None, params_path: str | Path = "params.yaml", dvc: bool = True
-) -> Path:
+def materialise_data(project: Project, to: Path | None = None, dvc_track: bool = True) -> Path:
     """Write the configured source (bundled or `python:`) once to a CSV under data/raw/; `dvc add` it.
 
-    With `dvc=False` the CSV is left for git to track, for repositories without a DVC remote, whose
-    pull requests must find the data in the checkout.
+    With `dvc_track=False` the CSV is left for git to track, for repositories without a DVC remote,
+    whose pull requests must find the data in the checkout.
     """
-    from mlgate.config import load_params
-    from mlgate.datasets.sources import load_source
-    from mlgate.fsio import atomic_write
-
-    source = load_params(params_path)["data"]["source"]
+    source = project.params["data"]["source"]
     if not source.startswith(("sklearn:", "python:")):
         raise ConfigError(f"params.yaml: data.source is already a file ({source}); nothing to materialise")
-    target = Path(to) if to else RAW_DIR / f"{source.rsplit(':', 1)[-1]}.csv"
+    target = to or project.files.raw / f"{source.rsplit(':', 1)[-1]}.csv"
     if target.suffix.lower() != ".csv":
-        raise ConfigError(f"--to {target}: expected a .csv path")
-    frame = load_source(source)
+        raise ConfigError(f"--to {project.shown(target)}: expected a .csv path")
+    frame = load_source(source, project.root)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, lambda temp: frame.to_csv(temp, index=False))
-    if dvc:
-        _dvc("add", str(target), what="track the materialised data")
+    if dvc_track:
+        dvc(
+            project.root,
+            "add",
+            target.relative_to(project.root).as_posix(),
+            what="track the materialised data",
+        )
     return target

@@ -6,11 +6,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from mlgate.config import YamlDocument, load_params, read_yaml
+from mlgate.config import YamlDocument, read_yaml
 from mlgate.errors import ConfigError
-from mlgate.project import refresh_version_file
-
-DVC_FILE = "dvc.yaml"
+from mlgate.project import Project
 
 
 def _has_key(data: Any, dotted_key: str) -> bool:
@@ -77,25 +75,27 @@ def _source_problems(dvc: YamlDocument, stages: dict[str, Any], params: dict[str
     return []
 
 
-def validate_project(params_path: str | Path = "params.yaml", dvc_path: str | Path = DVC_FILE) -> list[str]:
-    """Check params.yaml and dvc.yaml; refresh .mlgate/version; return notes for the user."""
-    params = load_params(params_path)
-    notes = [f"{params_path}: valid"]
-    if Path(dvc_path).exists():
-        dvc = read_yaml(dvc_path)
+def validate_project(project: Project, dvc_path: Path | None = None) -> list[str]:
+    """Check params.yaml (against its source's columns too) and dvc.yaml; refresh .mlgate/version."""
+    params = project.params_against_source()
+    shown = project.shown(project.params_file)
+    notes = [f"{shown}: valid"]
+    dvc_file = dvc_path or project.files.dvc_yaml
+    if dvc_file.exists():
+        dvc = read_yaml(dvc_file, project.shown(dvc_file))
         stages = (dvc.data or {}).get("stages") if isinstance(dvc.data, dict) else None
         if not isinstance(stages, dict) or not stages:
             raise dvc.error(("stages",), "expected a mapping of stages")
-        raw = read_yaml(params_path).data
+        raw = read_yaml(project.params_file, shown).data
         problems = [
             p
             for name, stage in stages.items()
-            for p in _stage_problems(dvc, name, stage, raw, Path(params_path).name)
+            for p in _stage_problems(dvc, name, stage, raw, project.params_file.name)
         ]
         problems += _source_problems(dvc, stages, params)
         if problems:
             raise ConfigError("\n".join(problems))
-        notes.append(f"{dvc_path}: {len(stages)} stage(s) consistent with {params_path}")
-    if refresh_version_file():
+        notes.append(f"{project.shown(dvc_file)}: {len(stages)} stage(s) consistent with {shown}")
+    if project.refresh_version():
         notes.append(".mlgate/version: updated to the running mlgate (stages will re-run)")
     return notes

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -51,3 +53,23 @@ def infer_schema(frame: pd.DataFrame, data: dict[str, Any], task: str) -> Featur
     categorical = [c for c in features if c in forced or is_categorical(frame[c])]
     numeric = [c for c in features if c not in categorical]
     return FeatureSchema(target, task, tuple(numeric), tuple(categorical))
+
+
+def read_prepared(split: Path, schema_file: Path, shown: str) -> tuple[pd.DataFrame, FeatureSchema]:
+    """A prepared split (named `shown` in messages) and the feature schema the data stage wrote beside it."""
+    if not split.is_file() or not schema_file.is_file():
+        raise DataValidationError(f"{shown}: not found; run the data stage first (`dvc repro data`)")
+    schema = FeatureSchema.from_dict(json.loads(schema_file.read_text(encoding="utf-8")))
+    return pd.read_parquet(split), schema
+
+
+def prepared_columns(split: Path) -> list[str] | None:
+    """The columns of a prepared split, read from its Parquet footer; None before the data stage ran."""
+    if not split.is_file():
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.read_schema(split).names)
+    except (OSError, ValueError):
+        return None

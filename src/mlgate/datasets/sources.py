@@ -1,25 +1,48 @@
-"""Resolve `data.source` to a pandas DataFrame."""
+"""Resolve `data.source` to a pandas DataFrame, and tell its columns cheaply."""
 
 from __future__ import annotations
 
+import csv
 import importlib
 from pathlib import Path
 
 import pandas as pd
 
+from mlgate.datasets.missing import read_csv
 from mlgate.errors import ConfigError, DataValidationError
 
 BUNDLED = ("breast_cancer", "wine", "iris", "diabetes", "digits")
 FIELD = "params.yaml: data.source"
+TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
-def load_source(source: str) -> pd.DataFrame:
-    """Load the data a source string names: `sklearn:<name>`, a CSV/Parquet path, or `python:<mod>:<fn>`."""
+def load_source(source: str, root: Path) -> pd.DataFrame:
+    """The data a source names: `sklearn:<name>`, a CSV/Parquet path under `root`, or `python:<mod>:<fn>`."""
     if source.startswith("sklearn:"):
         return _load_bundled(source.removeprefix("sklearn:"))
     if source.startswith("python:"):
         return _load_python(source.removeprefix("python:"))
-    return load_table(Path(source), FIELD)
+    return load_table(root / source, FIELD, shown=source)
+
+
+def header_columns(source: str, root: Path) -> list[str] | None:
+    """The source's columns when they can be read without loading it: a file's header, a bundled set's."""
+    if source.startswith("sklearn:"):
+        name = source.removeprefix("sklearn:")
+        return list(_load_bundled(name).columns) if name in BUNDLED else None
+    path = root / source
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if source.startswith("python:") or kind is None or not path.is_file():
+        return None
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        with open(path, encoding="utf-8", newline="") as handle:
+            return next(csv.reader(handle), [])
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None  # the data stage reports an unreadable file with its own message
 
 
 def _load_bundled(name: str) -> pd.DataFrame:
@@ -47,14 +70,15 @@ def _load_python(spec: str) -> pd.DataFrame:
     return frame
 
 
-def load_table(path: Path, field: str) -> pd.DataFrame:
+def load_table(path: Path, field: str, shown: str | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file, with a clear error for a missing or unreadable file."""
-    suffix = path.suffix.lower()
-    if suffix not in {".csv", ".parquet", ".pq"}:
-        raise ConfigError(f"{field}: {path}: expected a .csv or .parquet file, or sklearn:/python: source")
+    name = shown or str(path)
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise ConfigError(f"{field}: {name}: expected a .csv or .parquet file, or sklearn:/python: source")
     if not path.is_file():
-        raise ConfigError(f"{field}: {path}: file not found (if it is DVC-tracked, run `dvc pull`)")
+        raise ConfigError(f"{field}: {name}: file not found (if it is DVC-tracked, run `dvc pull`)")
     try:
-        return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+        return read_csv(path) if kind == "csv" else pd.read_parquet(path)
     except Exception as exc:  # pandas and pyarrow raise many types for a malformed file
-        raise DataValidationError(f"{path}: cannot read: {exc}") from None
+        raise DataValidationError(f"{name}: cannot read: {exc}") from None

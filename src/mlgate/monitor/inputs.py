@@ -21,17 +21,17 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "js
 SAMPLE_BYTES = 1 << 16
 
 
-def resolve_inputs(pattern: str) -> list[Path]:
-    """The files a path or glob names, sorted; each must be CSV, Parquet or JSONL."""
-    paths = sorted(Path(p) for p in glob.glob(pattern)) if glob.has_magic(pattern) else [Path(pattern)]
-    if not paths:
+def resolve_inputs(pattern: str, root: Path) -> list[Path]:
+    """The files a path or glob (relative to `root`) names, sorted; each must be CSV, Parquet or JSONL."""
+    names = sorted(glob.glob(pattern, root_dir=root)) if glob.has_magic(pattern) else [pattern]
+    if not names:
         raise DataValidationError(f"--current {pattern}: no file matches")
-    for path in paths:
-        if path.suffix.lower() not in FORMATS:
-            raise DataValidationError(f"{path}: expected a .csv, .parquet or .jsonl file")
-        if not path.is_file():
-            raise DataValidationError(f"{path}: file not found (if it is DVC-tracked, run `dvc pull`)")
-    return paths
+    for name in names:
+        if Path(name).suffix.lower() not in FORMATS:
+            raise DataValidationError(f"{name}: expected a .csv, .parquet or .jsonl file")
+        if not (root / name).is_file():
+            raise DataValidationError(f"{name}: file not found (if it is DVC-tracked, run `dvc pull`)")
+    return [root / name for name in names]
 
 
 @dataclass(frozen=True)

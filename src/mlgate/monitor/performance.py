@@ -8,11 +8,21 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from mlgate.datasets.missing import as_model_input
 from mlgate.datasets.profile import categorical_profile, numeric_profile
+from mlgate.metrics import (
+    HIGHER_IS_BETTER,
+    PROBA_PREFIX,
+    metric_block,
+    model_outputs,
+    predictions_from_frame,
+    usable_metrics,
+)
+from mlgate.modelio import load_model
 from mlgate.monitor.accumulate import make_counter, text_values
+from mlgate.project import Project
 
 PREDICTION = "prediction"
-PROBA_PREFIX = "proba_"
 
 
 @dataclass
@@ -76,8 +86,6 @@ def current_metrics(
     """Metrics of the labelled rows with bootstrap CIs, as the evaluate stage computes them."""
     import pandas as pd
 
-    from mlgate.stages.evaluate import metric_block, predictions_from_frame, usable_metrics
-
     frame = pd.DataFrame(
         {"target": collector.column(collector.target), "prediction": collector.column(PREDICTION)}
     )
@@ -97,8 +105,6 @@ def compare_metrics(
     current: dict[str, Any], recorded: dict[str, Any] | None, settings: dict[str, Any]
 ) -> tuple[dict[str, Any], list[str]]:
     """Each metric against its floor and its recorded value; alarm lines for what fell too far."""
-    from mlgate.metrics import HIGHER_IS_BETTER
-
     table, alarms = {}, []
     for name, value in current["metrics"].items():
         higher = HIGHER_IS_BETTER[name]
@@ -140,20 +146,13 @@ class ModelPredictor:
 
     def outputs(self, chunk: pa.Table) -> pa.Table:
         """Prediction and class-probability columns for one chunk."""
-        frame = chunk.select(self.features).to_pandas()
-        for name in self.categorical:
-            frame[name] = frame[name].astype("string").astype(object).where(frame[name].notna(), None)
-        columns = {PREDICTION: pa.array(self.model.predict(frame))}
-        if self.card["task"] == "classification" and hasattr(self.model, "predict_proba"):
-            proba = self.model.predict_proba(frame)
-            for index, label in enumerate(self.card["classes"]):
-                columns[f"{PROBA_PREFIX}{label}"] = pa.array(proba[:, index])
-        return pa.table(columns)
+        frame = as_model_input(chunk.select(self.features).to_pandas(), self.categorical)
+        outputs = model_outputs(self.model, frame, self.card["task"], self.card["classes"])
+        return pa.table({name: pa.array(values) for name, values in outputs.items()})
 
 
-def load_predictor(model_sha256: str | None, trusted: list[str]) -> ModelPredictor:
+def load_predictor(project: Project, model_sha256: str | None, trusted: list[str]) -> ModelPredictor:
     """The workspace model, refused unless it is the reference version's (sha256 from the registry)."""
-    from mlgate.modelio import load_model
-
-    model, card = load_model(extra_trusted=trusted, registry_sha256=model_sha256)
+    files = project.files
+    model, card = load_model(files.model, files.card, trusted, model_sha256)
     return ModelPredictor(model, card)

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from mlgate.errors import GitError, MlgateError, RegistryError
-
-PROFILE = "reports/reference_profile.json"
-METRICS = "reports/metrics.json"
-PREDICTIONS = "reports/predictions.parquet"
-CARD = "models/model.json"
+from mlgate.errors import MlgateError, RegistryError
+from mlgate.project import LAYOUT, Project
+from mlgate.registry.operations import load_registry, settings
+from mlgate.vcs import dvc_reader, read_at
 
 
 @dataclass
@@ -40,58 +36,55 @@ class Reference:
     def describe(self) -> str:
         if self.origin == "registry":
             return f"version {self.version} ({self.alias}, commit {str(self.commit)[:12]})"
-        return f"workspace {PROFILE}"
+        return f"workspace {LAYOUT.profile}"
 
 
-def load_reference(alias: str | None, registry_path: str | Path, root: Path = Path(".")) -> Reference:
+def load_reference(project: Project, alias: str | None) -> Reference:
     """The reference of the version holding `alias`; the workspace's when there is no registry file."""
-    registry_file = root / registry_path
-    if alias is None or not registry_file.is_file():
-        reference = _workspace_reference(root)
+    registry = settings(project)
+    if alias is None or not registry.path.is_file():
+        reference = _workspace_reference(project)
         if alias is not None:
             reference.notes.append(
-                f"no registry file {registry_path}; compared with the workspace's {PROFILE}"
+                f"no registry file {registry.shown}; compared with the workspace's {LAYOUT.profile}"
             )
         return reference
-    return _registry_reference(alias, registry_file, root)
+    return _registry_reference(project, alias)
 
 
-def _workspace_reference(root: Path) -> Reference:
-    profile_path = root / PROFILE
-    if not profile_path.is_file():
-        raise MlgateError(f"{PROFILE}: reference profile not found; run `dvc repro` (or `dvc pull`) first")
-    reference = Reference(profile=_json(profile_path.read_bytes(), PROFILE), origin="workspace")
-    reference.metrics = _optional_json(root / METRICS)
-    reference.card = _optional_json(root / CARD)
-    if (root / PREDICTIONS).is_file():
+def _workspace_reference(project: Project) -> Reference:
+    files = project.files
+    if not files.profile.is_file():
+        raise MlgateError(
+            f"{LAYOUT.profile}: reference profile not found; run `dvc repro` (or `dvc pull`) first"
+        )
+    reference = Reference(profile=_json(files.profile.read_bytes(), str(LAYOUT.profile)), origin="workspace")
+    reference.metrics = _optional_json(files.metrics, str(LAYOUT.metrics))
+    reference.card = _optional_json(files.card, str(LAYOUT.card))
+    if files.predictions.is_file():
         import pandas as pd
 
-        reference.predictions = pd.read_parquet(root / PREDICTIONS)
+        reference.predictions = pd.read_parquet(files.predictions)
     return reference
 
 
-def _registry_reference(alias: str, registry_file: Path, root: Path) -> Reference:
-    from mlgate.registry.document import load
-
-    registry = load(registry_file)
+def _registry_reference(project: Project, alias: str) -> Reference:
+    registry, shown = load_registry(project), settings(project).shown
     if alias not in registry.aliases:
         held = ", ".join(sorted(registry.aliases)) or "none"
-        raise RegistryError(f"{registry_file}: no version holds the alias {alias!r} (aliases: {held})")
+        raise RegistryError(f"{shown}: no version holds the alias {alias!r} (aliases: {held})")
     entry = registry.entry(registry.aliases[alias])
     commit = entry["source"]["commit"]
     if not commit:
-        raise RegistryError(
-            f"{registry_file}: version {entry['version']} records no commit; cannot find its profile"
-        )
-    profile = _read_at(root, PROFILE, commit)
+        raise RegistryError(f"{shown}: version {entry['version']} records no commit; cannot find its profile")
+    profile = _read_at(project, LAYOUT.profile.as_posix(), commit)
     if profile is None:
         raise MlgateError(
-            f"{PROFILE} of version {entry['version']} (commit {commit[:12]}) is in neither the DVC cache "
-            "nor the "
-            "remote; run `dvc pull` or `dvc fetch` for that commit"
+            f"{LAYOUT.profile} of version {entry['version']} (commit {commit[:12]}) is in neither the DVC "
+            "cache nor the remote; run `dvc pull` or `dvc fetch` for that commit"
         )
     reference = Reference(
-        profile=_json(profile, PROFILE),
+        profile=_json(profile, str(LAYOUT.profile)),
         origin="registry",
         alias=alias,
         version=entry["version"],
@@ -99,9 +92,9 @@ def _registry_reference(alias: str, registry_file: Path, root: Path) -> Referenc
         metrics=entry.get("metrics"),
         model_sha256=entry["model"]["sha256"],
     )
-    card = _read_at(root, CARD, commit)
-    reference.card = _json(card, CARD) if card else None
-    predictions = _read_at(root, PREDICTIONS, commit)
+    card = _read_at(project, LAYOUT.card.as_posix(), commit)
+    reference.card = _json(card, str(LAYOUT.card)) if card else None
+    predictions = _read_at(project, LAYOUT.predictions.as_posix(), commit)
     if predictions is not None:
         import pandas as pd
 
@@ -109,20 +102,9 @@ def _registry_reference(alias: str, registry_file: Path, root: Path) -> Referenc
     return reference
 
 
-def _read_at(root: Path, path: str, commit: str) -> bytes | None:
+def _read_at(project: Project, path: str, commit: str) -> bytes | None:
     """A pipeline output's bytes at a commit: from git, else DVC's cache or remote; None when absent."""
-    shown = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True)
-    if shown.returncode == 0:
-        return shown.stdout
-    try:
-        import dvc.api  # lazy: DVC is heavy and only needed for older versions
-    except ImportError:
-        raise GitError(f"reading {path} at {commit[:12]} needs DVC: pip install 'mlgate[pipeline]'") from None
-    try:
-        data: bytes = dvc.api.read(path, repo=str(root), rev=commit, mode="rb")
-    except Exception:  # DVC raises many types for a path absent from cache and remote
-        return None
-    return data
+    return read_at(project.root, commit, path) or dvc_reader(project.root, commit)(path)
 
 
 def _json(data: bytes, name: str) -> dict[str, Any]:
@@ -133,5 +115,5 @@ def _json(data: bytes, name: str) -> dict[str, Any]:
     return parsed
 
 
-def _optional_json(path: Path) -> dict[str, Any] | None:
-    return _json(path.read_bytes(), str(path)) if path.is_file() else None
+def _optional_json(path: Any, name: str) -> dict[str, Any] | None:
+    return _json(path.read_bytes(), name) if path.is_file() else None

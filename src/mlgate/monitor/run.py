@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, DataValidationError
+from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, ConfigError, DataValidationError, ModelIntegrityError
+from mlgate.fsio import atomic_write_json, atomic_write_text
+from mlgate.metrics import PROBA_PREFIX, metric_names
 from mlgate.monitor.accumulate import CategoricalCounter, NumericCounter, make_counter
 from mlgate.monitor.drift import decide, feature_result
 from mlgate.monitor.inputs import ColumnTypes, column_names, iter_chunks, resolve_inputs
-from mlgate.monitor.performance import PREDICTION, PROBA_PREFIX, ModelPredictor, OutputCollector
-from mlgate.monitor.reference import Reference
+from mlgate.monitor.performance import (
+    PREDICTION,
+    ModelPredictor,
+    OutputCollector,
+    compare_metrics,
+    current_metrics,
+    load_predictor,
+    prediction_counter,
+    prediction_profile,
+)
+from mlgate.monitor.reference import Reference, load_reference
+from mlgate.monitor.report import render
+from mlgate.project import Project
 
 # Columns a batch may carry besides the features without being a schema violation.
 KNOWN_EXTRA = {"row_id", "prediction_id", "request_id", "id", "timestamp", "model_version", "version"}
@@ -90,19 +104,52 @@ def schema_findings(batch: Batch, settings: dict[str, Any]) -> tuple[dict[str, A
     return {"missing": batch.missing, "extra": batch.extra, "wrong_type": wrong}, alarms, warnings
 
 
-def check(current: str, reference: Reference, params: dict[str, Any]) -> dict[str, Any]:
+def run_monitor(project: Project, current: str | None, alias: str | None, out: Path) -> dict[str, Any]:
+    """Check a batch against the reference of the version holding `alias`; write monitor.json and .md.
+
+    `current` is a path or glob of CSV, Parquet or JSONL files, or `python:<module>:<function>`;
+    None takes `monitor.current` from params.yaml.
+    """
+    params = project.params
+    current = current or params["monitor"]["current"]
+    if not current:
+        raise ConfigError("no batch to check: give --current, or set monitor.current in params.yaml")
+    reference = load_reference(project, alias or params["monitor"]["alias"])
+    result = _check_source(project, current, reference, params)
+    atomic_write_json(out / "monitor.json", result)
+    atomic_write_text(out / "monitor.md", render(result, params["monitor"]["top_features"]))
+    return result
+
+
+def _check_source(
+    project: Project, current: str, reference: Reference, params: dict[str, Any]
+) -> dict[str, Any]:
+    """Check files as they are; a python: loader's DataFrame goes through a temporary Parquet file."""
+    if not current.startswith("python:"):
+        return check(project, current, reference, params)
+    from mlgate.datasets.sources import load_source
+
+    with tempfile.TemporaryDirectory(prefix="mlgate-monitor-") as folder:
+        path = Path(folder) / "current.parquet"
+        load_source(current, project.root).to_parquet(path, index=False)
+        result = check(project, str(path), reference, params)
+    result["current"]["paths"] = [current]
+    return result
+
+
+def check(project: Project, current: str, reference: Reference, params: dict[str, Any]) -> dict[str, Any]:
     """The full monitor result: schema, drift per feature, prediction drift and performance."""
     settings = params["monitor"]
-    paths = resolve_inputs(current)
+    paths = resolve_inputs(current, project.root)
     notes = list(reference.notes)
-    predictor = _predictor(paths, reference, params, notes)
+    predictor = _predictor(project, paths, reference, params, notes)
     batch = read_batch(paths, reference, settings["chunk_rows"], predictor)
     if batch.rows == 0:
         raise DataValidationError(f"--current {current}: the batch has no rows")
     schema, alarms, warnings = schema_findings(batch, settings)
     result: dict[str, Any] = {
         "reference": _reference_block(reference),
-        "current": {"paths": [str(p) for p in paths], "rows": batch.rows},
+        "current": {"paths": [project.shown(p) for p in paths], "rows": batch.rows},
         "thresholds": {key: settings[key] for key in THRESHOLDS},
         "schema": schema,
         "features": {},
@@ -126,17 +173,14 @@ def check(current: str, reference: Reference, params: dict[str, Any]) -> dict[st
 
 
 def _predictor(
-    paths: list[Path], reference: Reference, params: dict[str, Any], notes: list[str]
+    project: Project, paths: list[Path], reference: Reference, params: dict[str, Any], notes: list[str]
 ) -> ModelPredictor | None:
     """The model, when a batch has labels but no predictions; None (with a note) when it cannot be used."""
-    from mlgate.errors import ModelIntegrityError
-    from mlgate.monitor.performance import load_predictor
-
     names = column_names(paths[0])
     if reference.profile["target"] not in names or PREDICTION in names:
         return None
     try:
-        return load_predictor(reference.model_sha256, params["serve"]["trusted_types"])
+        return load_predictor(project, reference.model_sha256, params["serve"]["trusted_types"])
     except ModelIntegrityError as exc:
         notes.append(f"labels present but the reference model cannot predict them: {exc}")
         return None
@@ -165,8 +209,6 @@ def _reference_block(reference: Reference) -> dict[str, Any]:
 
 
 def _drift(batch: Batch, reference: Reference, settings: dict[str, Any], result: dict[str, Any]) -> list[str]:
-    from mlgate.monitor.performance import prediction_counter, prediction_profile
-
     rows = reference.profile["rows"]
     results = {
         name: feature_result(reference.profile["features"][name], counter, rows)
@@ -187,9 +229,6 @@ def _drift(batch: Batch, reference: Reference, settings: dict[str, Any], result:
 def _performance(
     batch: Batch, reference: Reference, params: dict[str, Any], result: dict[str, Any], notes: list[str]
 ) -> list[str]:
-    from mlgate.metrics import metric_names
-    from mlgate.monitor.performance import compare_metrics, current_metrics
-
     outputs = batch.outputs
     target = outputs.column(outputs.target)
     if target is None or outputs.column(PREDICTION) is None:

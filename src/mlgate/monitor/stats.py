@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 SMOOTHING = 0.5  # added to every bin before PSI, so empty bins (e.g. unseen categories) stay finite
-CORRECTIONS = ("benjamini-hochberg", "bonferroni")
 
 
 def psi(reference: np.ndarray, current: np.ndarray) -> float:

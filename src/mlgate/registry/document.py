@@ -1,4 +1,4 @@
-"""The registry file: parse it with line marks, write it in one canonical layout, lock it for writers.
+"""The registry file's storage: parse it with line marks, write it in one canonical layout, lock it.
 
 The layout is fixed (keys in schema order, block style, two-space indents, no line folding), so
 saving an unchanged registry reproduces the file byte for byte and PR diffs show only real changes.
@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from mlgate.config import YamlDocument, load_schema, read_yaml, validate_document
-from mlgate.errors import ConfigError, RegistryError
+from mlgate.errors import RegistryError
 from mlgate.fsio import atomic_write_text
 
 SCHEMA = "registry.schema.json"
@@ -142,12 +142,11 @@ def parse(document: YamlDocument) -> Registry:
     )
 
 
-def load(path: str | Path) -> Registry:
-    """Read and validate a registry file; a broken file raises a ConfigError naming the line."""
-    path = Path(path)
+def load(path: Path, shown: str | None = None) -> Registry:
+    """Read and validate a registry file (named `shown` in messages); a broken file is a ConfigError."""
     if not path.is_file():
-        raise RegistryError(f"{path}: no registry yet; `mlgate registry record` creates it")
-    return parse(read_yaml(path))
+        raise RegistryError(f"{shown or path}: no registry yet; `mlgate registry record` creates it")
+    return parse(read_yaml(path, shown))
 
 
 def save(registry: Registry, path: str | Path) -> None:
@@ -176,33 +175,3 @@ def locked(path: str | Path, timeout: float) -> Iterator[None]:
             f"{path}: another writer has held {lock_path(path)} for {timeout:g}s; try again, "
             "or delete the lock file if no mlgate process is running"
         ) from None
-
-
-@contextlib.contextmanager
-def transaction(path: str | Path, timeout: float, new_model: str | None = None) -> Iterator[Registry]:
-    """Lock, load (or start, when `new_model` is given and no file exists), yield, then save on success.
-
-    A file that fails to load is never written: the error propagates before any save.
-    """
-    path = Path(path)
-    with locked(path, timeout):
-        if new_model is not None and not path.exists():
-            registry = Registry(model=new_model)
-        else:
-            registry = load(path)
-            _refuse_inconsistent(registry, path)
-        yield registry
-        save(registry, path)
-
-
-def _refuse_inconsistent(registry: Registry, path: Path) -> None:
-    """Refuse to build on a registry whose contents contradict each other."""
-    from mlgate.registry.verify import consistency_problems
-
-    problems = consistency_problems(registry)
-    if problems:
-        listed = "\n".join(f"  {problem}" for problem in problems)
-        raise ConfigError(
-            f"{path}: refusing to change an inconsistent registry; fix it first "
-            f"(`mlgate registry verify` lists the problems):\n{listed}"
-        )

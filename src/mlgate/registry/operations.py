@@ -2,52 +2,89 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.errors import RegistryError
+from mlgate.config import read_yaml
+from mlgate.errors import ConfigError, RegistryError
+from mlgate.project import Project
 from mlgate.registry import lineage
-from mlgate.registry.document import Registry, load, transaction
+from mlgate.registry.document import Registry, load, locked, save
+from mlgate.registry.verify import consistency_problems
+from mlgate.vcs import git, git_or_none
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The `registry:` section of params.yaml, resolved."""
+    """The `registry:` section of params.yaml, resolved against the project."""
 
     path: Path
+    shown: str
     model: str | None
     tag: bool
     lock_timeout: float
 
 
-def settings(params_path: str | Path = "params.yaml", registry_path: str | Path | None = None) -> Settings:
-    """Read the registry settings from params.yaml (schema defaults when it is absent)."""
-    from mlgate.config import apply_defaults, load_params, load_schema
-
-    if Path(params_path).is_file():
-        section = load_params(params_path)["registry"]
-    else:
-        section = apply_defaults(load_schema("params.schema.json")["properties"]["registry"], {})
-    path = Path(registry_path) if registry_path is not None else Path(section["path"])
-    return Settings(
-        path=path, model=section["model"], tag=section["tag"], lock_timeout=section["lock_timeout"]
-    )
+def settings(project: Project) -> Settings:
+    """The registry settings of a project (schema defaults when it has no params.yaml)."""
+    section = project.section("registry")
+    path = project.registry_file
+    return Settings(path, project.shown(path), section["model"], section["tag"], section["lock_timeout"])
 
 
-def next_version(config: Settings) -> int:
+def load_registry(project: Project) -> Registry:
+    """The project's registry, validated."""
+    config = settings(project)
+    return load(config.path, config.shown)
+
+
+@contextlib.contextmanager
+def transaction(config: Settings, new_model: str | None = None) -> Iterator[Registry]:
+    """Lock, load (or start, when `new_model` is given and no file exists), yield, then save on success.
+
+    A file that fails to load, or whose contents contradict each other, is never written: the error
+    propagates before any save.
+    """
+    with locked(config.path, config.lock_timeout):
+        if new_model is not None and not config.path.exists():
+            registry = Registry(model=new_model)
+        else:
+            registry = load(config.path, config.shown)
+            _refuse_inconsistent(registry, config.shown)
+        yield registry
+        save(registry, config.path)
+
+
+def _refuse_inconsistent(registry: Registry, shown: str) -> None:
+    """Refuse to build on a registry whose contents contradict each other."""
+    problems = consistency_problems(registry)
+    if problems:
+        listed = "\n".join(f"  {problem}" for problem in problems)
+        raise ConfigError(
+            f"{shown}: refusing to change an inconsistent registry; fix it first "
+            f"(`mlgate registry verify` lists the problems):\n{listed}"
+        )
+
+
+def next_version(project: Project) -> int:
     """The version the next `record` gets (1 for a registry not created yet)."""
-    return load(config.path).next_version() if config.path.exists() else 1
+    config = settings(project)
+    return load(config.path, config.shown).next_version() if config.path.exists() else 1
 
 
-def _event(registry: Registry, action: str, fields: dict[str, Any], reason: str | None) -> dict[str, Any]:
+def _event(
+    project: Project, registry: Registry, action: str, fields: dict[str, Any], reason: str | None
+) -> dict[str, Any]:
     """Append an event to the history and return it."""
     event = {
         "id": len(registry.events) + 1,
         "action": action,
         **fields,
         "at": lineage.now(),
-        "by": lineage.actor(),
+        "by": lineage.actor(project),
         "reason": reason,
     }
     registry.events.append(event)
@@ -79,45 +116,42 @@ class RecordRequest:
     image: str | None = None
     digest: str | None = None
     image_tags: tuple[str, ...] = ()
-    gate_report: str | Path | None = None
+    gate_report: Path | None = None
     reason: str | None = None
     tag: bool | None = None
 
 
-def _new_entry(params: dict[str, Any], request: RecordRequest) -> dict[str, Any]:
+def _new_entry(project: Project, params: dict[str, Any], request: RecordRequest) -> dict[str, Any]:
     """Build a version entry from the workspace; version and created_at are set under the lock."""
     return {
         "status": "active",
-        "created_by": lineage.actor(),
-        "source": lineage.source(request.pr, request.run_url),
-        "lineage": lineage.lineage(params),
-        "model": lineage.model_files(),
+        "created_by": lineage.actor(project),
+        "source": lineage.source(project, request.pr, request.run_url),
+        "lineage": lineage.lineage(project, params),
+        "model": lineage.model_files(project),
         "params": params,
-        "metrics": lineage.metrics(),
-        "gate": lineage.gate_verdict(request.gate_report),
+        "metrics": lineage.metrics(project),
+        "gate": lineage.gate_verdict(project, request.gate_report),
         "bento": {"tag": request.bento_tag},
         "image": {"name": request.image, "digest": request.digest, "tags": list(request.image_tags)},
     }
 
 
-def record(config: Settings, params_path: str | Path, request: RecordRequest) -> dict[str, Any]:
+def record(project: Project, request: RecordRequest) -> dict[str, Any]:
     """Register the workspace's model as a new version; return its entry."""
-    from mlgate.config import read_yaml
-
     if request.digest is not None and not request.digest.startswith("sha256:"):
         raise RegistryError(f"--digest {request.digest!r}: expected sha256:<64 hex digits>")
-    params = read_yaml(params_path).data
-    entry = _new_entry(params, request)
+    config = settings(project)  # validates params.yaml, so a broken file is never recorded
+    written = read_yaml(project.params_file, project.shown(project.params_file)).data
+    entry = _new_entry(project, written, request)
     make_tag = config.tag if request.tag is None else request.tag
-    with transaction(
-        config.path, config.lock_timeout, new_model=config.model or lineage.default_model_name()
-    ) as registry:
+    with transaction(config, new_model=config.model or lineage.default_model_name(project)) as registry:
         version = _allocate(registry, request.version)
         entry = {"version": version, "status": "active", "created_at": lineage.now(), **entry}
         registry.versions.append(entry)
-        _event(registry, "register", {"version": version}, request.reason)
+        _event(project, registry, "register", {"version": version}, request.reason)
         if make_tag:
-            create_tag(registry.model, version, entry["source"]["commit"])
+            create_tag(project, registry.model, version, entry["source"]["commit"])
     return entry
 
 
@@ -126,14 +160,15 @@ def tag_name(model: str, version: int) -> str:
     return f"{model}@v{version}.0.0"
 
 
-def create_tag(model: str, version: int, commit: str | None) -> str:
+def create_tag(project: Project, model: str, version: int, commit: str | None) -> str:
     """Create the annotated git tag of a version on its source commit."""
     if commit is None:
         raise RegistryError("--tag needs a git repository with a commit to tag")
     name = tag_name(model, version)
-    if lineage.git("rev-parse", "-q", "--verify", f"refs/tags/{name}", check=False):
+    if git_or_none(project.root, "rev-parse", "-q", "--verify", f"refs/tags/{name}"):
         raise RegistryError(f"git tag {name} exists already; delete it or record another version")
-    lineage.git("tag", "-a", name, "-m", f"Registering artifact {model} version v{version}.0.0", commit)
+    message = f"Registering artifact {model} version v{version}.0.0"
+    git(project.root, "tag", "-a", name, "-m", message, commit, what="tag the version")
     return name
 
 
@@ -142,15 +177,15 @@ def _check_alias_target(registry: Registry, version: int) -> None:
         raise RegistryError(f"version {version} is deprecated; an alias cannot point at it")
 
 
-def promote(config: Settings, version: int, alias: str, reason: str | None = None) -> dict[str, Any]:
+def promote(project: Project, version: int, alias: str, reason: str | None = None) -> dict[str, Any]:
     """Point an alias at a version; return the event."""
-    with transaction(config.path, config.lock_timeout) as registry:
+    with transaction(settings(project)) as registry:
         _check_alias_target(registry, version)
         current = registry.aliases.get(alias)
         if current == version:
             raise RegistryError(f"{alias} already points at version {version}")
         registry.aliases[alias] = version
-        return _event(registry, "promote", {"alias": alias, "from": current, "to": version}, reason)
+        return _event(project, registry, "promote", {"alias": alias, "from": current, "to": version}, reason)
 
 
 def alias_stack(registry: Registry, alias: str) -> list[int]:
@@ -179,18 +214,18 @@ def rollback_target(registry: Registry, alias: str) -> int:
     raise RegistryError(f"no earlier active version held {alias}; nothing to roll back to")
 
 
-def rollback(config: Settings, alias: str, reason: str | None = None) -> dict[str, Any]:
+def rollback(project: Project, alias: str, reason: str | None = None) -> dict[str, Any]:
     """Move an alias back to the version that held it before; return the event."""
-    with transaction(config.path, config.lock_timeout) as registry:
+    with transaction(settings(project)) as registry:
         target = rollback_target(registry, alias)
         current = registry.aliases[alias]
         registry.aliases[alias] = target
-        return _event(registry, "rollback", {"alias": alias, "from": current, "to": target}, reason)
+        return _event(project, registry, "rollback", {"alias": alias, "from": current, "to": target}, reason)
 
 
-def deprecate(config: Settings, version: int, reason: str | None = None) -> dict[str, Any]:
+def deprecate(project: Project, version: int, reason: str | None = None) -> dict[str, Any]:
     """Retire a version that no alias points at; return the event."""
-    with transaction(config.path, config.lock_timeout) as registry:
+    with transaction(settings(project)) as registry:
         entry = registry.entry(version)
         if entry["status"] == "deprecated":
             raise RegistryError(f"version {version} is deprecated already")
@@ -198,4 +233,4 @@ def deprecate(config: Settings, version: int, reason: str | None = None) -> dict
         if holding:
             raise RegistryError(f"version {version} is {', '.join(holding)}; promote another version first")
         entry["status"] = "deprecated"
-        return _event(registry, "deprecate", {"version": version}, reason)
+        return _event(project, registry, "deprecate", {"version": version}, reason)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from mlgate.errors import ConfigError, RegistryError
 from mlgate.fsio import sha256_file
+from mlgate.project import Project
 from mlgate.registry import lineage
 from mlgate.registry.document import Registry, load
-
-DVC_CACHE_LAYOUTS = (Path(".dvc/cache/files/md5"), Path(".dvc/cache"))
+from mlgate.vcs import cache_object
 
 
 def _monotonic_problems(registry: Registry) -> list[str]:
@@ -105,17 +106,6 @@ def consistency_problems(registry: Registry) -> list[str]:
     return [problem for check in checks for problem in check(registry)]
 
 
-def _cached_object(md5: str) -> Path | None:
-    """The DVC cache file holding an output with this md5, when the cache has it."""
-    if md5.endswith(".dir"):
-        return None
-    for root in DVC_CACHE_LAYOUTS:
-        candidate = root / md5[:2] / md5[2:]
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def _describes_workspace(entry: dict[str, Any], card_sha256: str | None, outs: dict[str, str]) -> bool:
     """Whether an entry claims to be the model now in the workspace (by model card or dvc.lock)."""
     path = entry["model"]["path"]
@@ -125,48 +115,46 @@ def _describes_workspace(entry: dict[str, Any], card_sha256: str | None, outs: d
     )
 
 
-def _file_problems(registry: Registry) -> list[str]:
+def _file_problems(project: Project, registry: Registry) -> list[str]:
     """Model files present on disk (workspace or DVC cache) whose sha256 differs from the registry."""
-    from mlgate.modelio import MODEL_CARD
-
-    card_sha256 = _card_sha256(MODEL_CARD)
-    outs = lineage.dvc_outs()
+    card_sha256 = _card_sha256(project.files.card)
+    outs = lineage.dvc_outs(project)
+    cache = project.cache_dir()
     problems = []
     for entry in registry.versions:
         model = entry["model"]
         files = []
-        md5 = entry["lineage"]["outs"].get(model["path"])
-        cached = _cached_object(md5) if md5 else None
+        cached = cache_object(cache, entry["lineage"]["outs"].get(model["path"]) or "")
         if cached is not None:
             files.append(cached)
-        if Path(model["path"]).is_file() and _describes_workspace(entry, card_sha256, outs):
-            files.append(Path(model["path"]))
+        workspace = project.resolve(model["path"])
+        if workspace.is_file() and _describes_workspace(entry, card_sha256, outs):
+            files.append(workspace)
         for path in files:
             actual = sha256_file(path)
             if actual != model["sha256"]:
                 problems.append(
-                    f"version {entry['version']}: {path} has sha256 {actual[:12]}…, "
+                    f"version {entry['version']}: {project.shown(path)} has sha256 {actual[:12]}…, "
                     f"the registry says {model['sha256'][:12]}…"
                 )
     return problems
 
 
 def _card_sha256(card_path: Path) -> str | None:
-    import json
-
     try:
         return json.loads(card_path.read_text(encoding="utf-8")).get("sha256")
     except (OSError, ValueError, AttributeError):
         return None
 
 
-def verify(path: str | Path) -> list[str]:
-    """Every problem with the registry file; an empty list means it is sound."""
-    path = Path(path)
+def verify(project: Project) -> list[str]:
+    """Every problem with the project's registry file; an empty list means it is sound."""
+    path = project.registry_file
+    shown = project.shown(path)
     if not path.is_file():
-        raise RegistryError(f"{path}: no registry to verify")
+        raise RegistryError(f"{shown}: no registry to verify")
     try:
-        registry = load(path)
+        registry = load(path, shown)
     except ConfigError as exc:
         return str(exc).splitlines()
-    return consistency_problems(registry) + _file_problems(registry)
+    return consistency_problems(registry) + _file_problems(project, registry)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
 from mlgate.errors import ConfigError
-from mlgate.report import base as sides
+from mlgate.project import LAYOUT, Project
+from mlgate.report import sides
 from mlgate.report.charts import chart_data
 from mlgate.report.compare import (
     bootstrap_settings,
@@ -122,15 +122,17 @@ def _lock_note(drift: list[str]) -> str | None:
     )
 
 
-def build_report(root: Path, rev: str, params: dict[str, Any], reproduce: bool = True) -> dict[str, Any]:
+def build_report(
+    project: Project, rev: str, params: dict[str, Any], reproduce: bool = True
+) -> dict[str, Any]:
     """Compare the workspace with the base revision; return the whole report as plain data."""
-    head = sides.workspace_outputs(root)
+    head = sides.workspace_outputs(project)
     if not head.has_metrics:
         raise ConfigError(
-            f"{sides.METRICS} is missing in the workspace: run `mlgate validate && dvc repro` first"
+            f"{LAYOUT.metrics} is missing in the workspace: run `mlgate validate && dvc repro` first"
         )
-    base = sides.base_outputs(root, rev, reproduce=reproduce)
-    return assemble_report(rev, base, head, params, sides.lock_drift(root))
+    base = sides.base_outputs(project, rev, reproduce=reproduce)
+    return assemble_report(rev, base, head, params, sides.lock_drift(project))
 
 
 def assemble_report(

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from mlgate.report.base import Outputs
-from mlgate.report.compare import class_indices
+from mlgate.metrics import class_indices
+from mlgate.report.sides import Outputs
 
 GRID = np.round(np.linspace(0.0, 1.0, 11), 1)
 TOP_FEATURES = 10

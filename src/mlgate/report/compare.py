@@ -12,17 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from mlgate.errors import DataValidationError
 from mlgate.metrics import (
     HIGHER_IS_BETTER,
     NEEDS_PROBA,
+    PROBA_PREFIX,
     SCORERS,
     Predictions,
     percentile_interval,
+    predictions_from_frame,
     resample_weights,
     score,
 )
-from mlgate.report.base import Outputs
+from mlgate.report.sides import Outputs
 
 PAIRED, UNPAIRED = "paired", "unpaired"
 NOT_METRICS = {"n_test", "slices"}
@@ -53,30 +54,16 @@ def metric_values(metrics: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in (metrics or {}).items() if k not in NOT_METRICS and isinstance(v, dict)}
 
 
-def class_indices(values: Any, classes: list[Any]) -> np.ndarray:
-    """Each value's position in `classes`, compared as text; -1 for a value not among them."""
-    labels, inverse = np.unique(np.asarray(values), return_inverse=True)
-    position = {str(label): i for i, label in enumerate(classes)}
-    return np.array([position.get(str(label), -1) for label in labels], dtype=int)[inverse.ravel()]
-
-
 def predictions_of(outputs: Outputs) -> Predictions | None:
     """The arrays the metrics read, from a side's predictions file and model card."""
     frame, card = outputs.predictions, outputs.card or {}
     if frame is None:
         return None
     task = card.get("task") or (outputs.data or {}).get("task") or "classification"
-    if task == "regression":
-        return Predictions(task, frame["target"].to_numpy(float), frame["prediction"].to_numpy(float))
     classes = card.get("classes") or [
-        c.removeprefix("proba_") for c in frame.columns if c.startswith("proba_")
+        c.removeprefix(PROBA_PREFIX) for c in frame.columns if c.startswith(PROBA_PREFIX)
     ]
-    y_true, y_pred = class_indices(frame["target"], classes), class_indices(frame["prediction"], classes)
-    if (y_true < 0).any() or (y_pred < 0).any():
-        raise DataValidationError("the predictions file holds classes the model card does not list")
-    columns = [f"proba_{label}" for label in classes]
-    proba = frame[columns].to_numpy(float) if all(c in frame for c in columns) else None
-    return Predictions(task, y_true, y_pred, proba)
+    return predictions_from_frame(frame, task, classes)
 
 
 def pairing(base: Outputs, head: Outputs) -> tuple[str, Any]:

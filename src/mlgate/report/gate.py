@@ -8,29 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlgate.config import read_yaml
-from mlgate.metrics import HIGHER_IS_BETTER, METRICS_BY_TASK
+from mlgate.metrics import HIGHER_IS_BETTER
 
 TOLERANCE = 1e-12  # ignore float noise when a value sits exactly on a threshold
-
-
-def check_gate_config(params: dict[str, Any], params_path: str) -> None:
-    """Gates a schema cannot judge: metrics the task has, slice columns that are configured."""
-    gates, task = params.get("gates") or {}, params["model"]["task"]
-    problems: list[tuple[tuple[str, ...], str]] = [
-        (("gates", "metrics", name), f"{name} is not a {task} metric ({', '.join(METRICS_BY_TASK[task])})")
-        for name in gates.get("metrics") or {}
-        if name not in METRICS_BY_TASK[task]
-    ]
-    gap = gates.get("slice_gap") or {}
-    if gap.get("metric") and gap["metric"] not in METRICS_BY_TASK[task]:
-        problems.append((("gates", "slice_gap", "metric"), f"{gap['metric']} is not a {task} metric"))
-    unknown = [c for c in gap.get("columns") or [] if c not in params["evaluate"]["slices"]]
-    if unknown:
-        problems.append((("gates", "slice_gap", "columns"), f"not in evaluate.slices: {', '.join(unknown)}"))
-    if problems:
-        document = read_yaml(params_path)
-        raise document.error(*problems[0])
 
 
 def _check(gate: str, status: str, message: str, threshold: Any = None, actual: Any = None) -> dict[str, Any]:

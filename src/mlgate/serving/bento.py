@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import copy
+import multiprocessing
 import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,12 @@ import yaml
 
 from mlgate.errors import MissingDependencyError, MlgateError
 from mlgate.fsio import atomic_write_json, atomic_write_text
-from mlgate.modelio import MODEL_CARD, MODEL_FILE, PINNED_LIBRARIES, read_card, verify_sha256
+from mlgate.modelio import PINNED_LIBRARIES, read_card, verify_sha256
+from mlgate.project import LAYOUT, Project
 from mlgate.serving.settings import SETTINGS_FILE, ServingSettings
 from mlgate.serving.wheel import base_requirements, build_wheel
+from mlgate.vcs import head, origin_slug, tool
 
-METRICS_FILE = Path("reports/metrics.json")
 STOP_SECONDS = 30  # how long `mlgate serve` waits for the server to stop after Ctrl-C
 SERVICE_STUB = '''"""Entry point of the bento: the mlgate service, set up by serving.json beside this file."""
 
@@ -53,16 +54,29 @@ USER {{ bento__user }}
 ENTRYPOINT [ "{{ bento__entrypoint }}" ]
 {% endblock %}
 """
-# Rules of hadolint that the generated Dockerfile is allowed to break, each with its reason.
-HADOLINT_IGNORED = {
-    "DL3008": "BentoML's base step installs Debian's ca-certificates, curl and build tools unpinned: "
-    "their versions follow the pinned python base image, and Debian removes old versions from its "
-    "mirrors, so pins would break builds",
-}
 ENGINE_HINT = (
     "start Docker (or run this on a CI runner that has it), or build the image elsewhere with "
     "`docker build -f env/docker/Dockerfile <bento path>`"
 )
+
+
+@dataclass(frozen=True)
+class BentoBuild:
+    """A bento in BentoML's store, and the image name its container gets."""
+
+    tag: str
+    path: str
+    labels: dict[str, str]
+    image: str | None  # None when neither serve.image, GITHUB_REPOSITORY nor a GitHub origin names it
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    """A container image built from a bento."""
+
+    bento: str
+    image: str
+    tags: list[str]
 
 
 def _run(args: list[str], cwd: Path, what: str) -> str:
@@ -76,51 +90,45 @@ def _run(args: list[str], cwd: Path, what: str) -> str:
 
 def bentoml_executable() -> str:
     """The `bentoml` CLI next to this Python, or on PATH."""
-    beside = Path(sys.executable).parent / "bentoml"
-    found = str(beside) if beside.exists() else shutil.which("bentoml")
-    if not found:
+    found = tool("bentoml")
+    if not shutil.which(found):
         raise MissingDependencyError(
             "BentoML is not installed; install mlgate with the serve extra: pip install 'mlgate[serve]'"
         )
     return found
 
 
-def git_commit(repo: Path) -> str:
-    """The repository's HEAD commit, or "unknown" outside git."""
-    result = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=False
-    )
-    return result.stdout.strip() if result.returncode == 0 else "unknown"
-
-
-def service_name(serve: dict[str, Any], repo: Path) -> str:
+def service_name(serve: dict[str, Any], root: Path) -> str:
     """serve.name, or the repository's name (GITHUB_REPOSITORY, else its folder) as a valid bento name."""
     if serve["name"]:
         return str(serve["name"])
     slug = os.environ.get("GITHUB_REPOSITORY", "")
-    folder = slug.rpartition("/")[2] or repo.resolve().name
+    folder = slug.rpartition("/")[2] or root.resolve().name
     name = re.sub(r"[^a-z0-9_.-]+", "-", folder.lower()).strip("-._")
     return name[:63] or "mlgate-model"
 
 
 def stage(
-    repo: Path, params: dict[str, Any], dest: Path, version: str | None, registry_sha256: str | None
+    project: Project, params: dict[str, Any], dest: Path, version: str | None, registry_sha256: str | None
 ) -> ServingSettings:
     """Fill `dest` with what the service reads: model files, metrics, serving.json and the entry module."""
-    card = read_card(repo / MODEL_CARD)
-    verify_sha256(repo / MODEL_FILE, card["sha256"], str(MODEL_CARD))
+    files = project.files
+    card = read_card(files.card)
+    verify_sha256(files.model, card["sha256"], project.shown(files.card))
     if registry_sha256:
-        verify_sha256(repo / MODEL_FILE, registry_sha256, "the registry")
-    (dest / "models").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(repo / MODEL_FILE, dest / MODEL_FILE)
-    shutil.copy2(repo / MODEL_CARD, dest / MODEL_CARD)
-    if (repo / METRICS_FILE).is_file():
-        (dest / METRICS_FILE).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(repo / METRICS_FILE, dest / METRICS_FILE)
-    commit = git_commit(repo)
+        verify_sha256(files.model, registry_sha256, "the registry")
+    for source, target in (
+        (files.model, LAYOUT.model),
+        (files.card, LAYOUT.card),
+        (files.metrics, LAYOUT.metrics),
+    ):
+        if source.is_file():
+            (dest / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / target)
+    commit = head(project.root) or "unknown"
     settings = ServingSettings.from_params(
         params,
-        name=service_name(params["serve"], repo),
+        name=service_name(params["serve"], project.root),
         git_commit=commit,
         model_version=version,
         registry_sha256=registry_sha256,
@@ -163,66 +171,59 @@ def bentofile(
         "service": "service:Service",
         "name": settings.name,
         "labels": settings.labels,
-        "include": ["service.py", SETTINGS_FILE, "models/*", "reports/*"],
+        "include": ["service.py", SETTINGS_FILE, f"{LAYOUT.model.parent}/*", f"{LAYOUT.metrics.parent}/*"],
         "python": {"packages": python_packages(card), "wheels": [wheel], "lock_packages": lock_packages},
         "docker": {"python_version": python_version, "dockerfile_template": DOCKERFILE_TEMPLATE},
     }
 
 
 def build(
-    repo: Path,
-    params: dict[str, Any],
-    version: str | None,
-    registry_sha256: str | None,
-    lock_packages: bool | None,
-) -> dict[str, Any]:
-    """Build the bento into BentoML's store; return its tag, path and labels."""
-    executable = bentoml_executable()
+    project: Project, version: str | None, registry_sha256: str | None, lock_packages: bool | None
+) -> BentoBuild:
+    """Build the bento into BentoML's store; return its tag, path, labels and image name."""
+    bentoml_executable()
+    params = project.params
     with tempfile.TemporaryDirectory(prefix="mlgate-bento-") as folder:
         context = Path(folder)
-        settings = stage(repo, params, context, version, registry_sha256)
+        settings = stage(project, params, context, version, registry_sha256)
         wheel = build_wheel(context / "wheels")
         lock = params["serve"]["lock_packages"] if lock_packages is None else lock_packages
-        spec = bentofile(settings, read_card(context / MODEL_CARD), f"wheels/{wheel.name}", lock)
+        spec = bentofile(settings, read_card(context / LAYOUT.card), f"wheels/{wheel.name}", lock)
         atomic_write_text(context / "bentofile.yaml", yaml.safe_dump(spec, sort_keys=False))
         atomic_write_text(context / DOCKERFILE_TEMPLATE, DOCKERFILE_BLOCKS)
-        output = _run([executable, "build", str(context), "--output", "tag"], context, "bentoml build")
-    tag = _tag_from(output)
-    name, _, bento_version = tag.partition(":")
-    return {"tag": tag, "path": str(bento_store() / name / bento_version), "labels": settings.labels}
+        tag, path = _build_apart(context)
+    return BentoBuild(tag, path, settings.labels, image_name(project))
 
 
-def _tag_from(output: str) -> str:
-    match = re.search(r"__tag__:(\S+)", output)
-    if not match:
-        raise MlgateError(f"bentoml build printed no bento tag:\n{output.strip()[-500:]}")
-    return match.group(1)
+def _build_apart(context: Path) -> tuple[str, str]:
+    """Build with BentoML's Python API in a fresh process: the build imports the service, which loads
+    the model, and a long-lived process must not keep that import."""
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Pool(1) as pool:
+        try:
+            return pool.apply(_build_bentofile, (str(context),))
+        except Exception as exc:  # BentoML raises its own types for every build failure
+            raise MlgateError(f"bentoml build failed: {type(exc).__name__}: {exc}") from None
 
 
-def bento_store() -> Path:
-    """The folder where BentoML keeps bentos (BENTOML_HOME/bentos)."""
-    return Path(os.environ.get("BENTOML_HOME") or Path.home() / "bentoml") / "bentos"
+def _build_bentofile(context: str) -> tuple[str, str]:
+    """BentoML's build of the bentofile in `context`; the tag and the bento's folder in the store."""
+    import bentoml
+
+    os.dup2(2, 1)  # this process only builds: what BentoML prints is progress, and stdout is the caller's
+    os.chdir(context)  # BentoML refuses files outside the working directory
+
+    bento = bentoml.bentos.build_bentofile(f"{context}/bentofile.yaml", build_ctx=context)
+    return str(bento.tag), str(bento.path)
 
 
-def image_name(serve: dict[str, Any], repo: Path) -> str:
+def image_name(project: Project) -> str | None:
     """serve.image, or ghcr.io/<owner>/<repo> from GITHUB_REPOSITORY or the `origin` remote, lower-cased."""
+    serve = project.params["serve"]
     if serve["image"]:
         return str(serve["image"]).lower()
-    slug = os.environ.get("GITHUB_REPOSITORY") or _origin_slug(repo)
-    if not slug:
-        raise MlgateError(
-            "cannot tell the image name: set serve.image in params.yaml, or GITHUB_REPOSITORY=owner/repo, "
-            "or a git remote `origin` on GitHub"
-        )
-    return f"ghcr.io/{slug}".lower()
-
-
-def _origin_slug(repo: Path) -> str | None:
-    result = subprocess.run(
-        ["git", "remote", "get-url", "origin"], cwd=repo, capture_output=True, text=True, check=False
-    )
-    match = re.search(r"github\.com[:/]([^/\s]+/[^/\s]+?)(?:\.git)?/?$", result.stdout.strip())
-    return match.group(1) if match else None
+    slug = os.environ.get("GITHUB_REPOSITORY") or origin_slug(project.root)
+    return f"ghcr.io/{slug}".lower() if slug else None
 
 
 def container_engine() -> str:
@@ -245,26 +246,32 @@ def container_engine() -> str:
     return docker
 
 
-def containerize(repo: Path, params: dict[str, Any], bento: str, version: str | None) -> dict[str, Any]:
+def containerize(project: Project, bento: str, version: str | None) -> ImageBuild:
     """Build the container image of a bento, tagged with the git commit and the version when given."""
     container_engine()
-    image = image_name(params["serve"], repo)
-    tags = [f"{image}:{git_commit(repo)[:12]}"] + ([f"{image}:{version}"] if version else [])
+    image = image_name(project)
+    if image is None:
+        raise MlgateError(
+            "cannot tell the image name: set serve.image in params.yaml, or GITHUB_REPOSITORY=owner/repo, "
+            "or a git remote `origin` on GitHub"
+        )
+    commit = head(project.root) or "unknown"
+    tags = [f"{image}:{commit[:12]}"] + ([f"{image}:{version}"] if version else [])
     args = [bentoml_executable(), "containerize", bento, "--backend", "docker"]
     for tag in tags:
         args += ["--image-tag", tag]
-    _run(args, repo, "bentoml containerize")
-    return {"bento": bento, "image": image, "tags": tags}
+    _run(args, project.root, "bentoml containerize")
+    return ImageBuild(bento, image, tags)
 
 
-def serve(repo: Path, params: dict[str, Any], host: str, port: int) -> int:
-    """Serve the repository's current model in the foreground until interrupted; return the exit code."""
-    params = copy.deepcopy(params)
-    if params["serve"]["log_predictions"]:  # the staging folder goes away; keep the log in the repository
-        params["serve"]["log_predictions"] = str(repo.resolve() / params["serve"]["log_predictions"])
+def serve(project: Project, host: str, port: int) -> int:
+    """Serve the project's current model in the foreground until interrupted; return the exit code."""
+    params = copy.deepcopy(project.params)
+    if params["serve"]["log_predictions"]:  # the staging folder goes away; keep the log in the project
+        params["serve"]["log_predictions"] = str(project.resolve(params["serve"]["log_predictions"]))
     with tempfile.TemporaryDirectory(prefix="mlgate-serve-") as folder:
         context = Path(folder)
-        stage(repo, params, context, None, None)
+        stage(project, params, context, None, None)
         command = [bentoml_executable(), "serve", "service:Service", "--host", host, "--port", str(port)]
         return _foreground(command, context)
 
@@ -284,8 +291,3 @@ def _foreground(command: list[str], cwd: Path) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def hadolint_ignores() -> list[str]:
-    """`--ignore` arguments for hadolint, matching HADOLINT_IGNORED."""
-    return [arg for rule in HADOLINT_IGNORED for arg in ("--ignore", rule)]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.errors import ConfigError
+from mlgate.project import LAYOUT
 
 SETTINGS_FILE = "serving.json"
 SETTINGS_ENV = "MLGATE_SERVING_SETTINGS"
@@ -19,9 +20,9 @@ class ServingSettings:
     """What the service needs to know besides the model files; paths are relative to its working directory."""
 
     name: str
-    model_path: str = "models/model.skops"
-    card_path: str = "models/model.json"
-    metrics_path: str = "reports/metrics.json"
+    model_path: str = LAYOUT.model.as_posix()
+    card_path: str = LAYOUT.card.as_posix()
+    metrics_path: str = LAYOUT.metrics.as_posix()
     trusted_types: tuple[str, ...] = ()
     registry_sha256: str | None = None
     max_batch_size: int = 1000

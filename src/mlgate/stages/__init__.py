@@ -1,23 +1,23 @@
-"""The pipeline stages that dvc.yaml calls: `mlgate stage data|train|evaluate`."""
+"""The pipeline stages that dvc.yaml calls: `mlgate stage data|train|evaluate`, one module each."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from mlgate.config import load_params
-from mlgate.project import check_version_file
-
-STAGES = ("data", "train", "evaluate")
+from mlgate.compute import Engine, LocalEngine
+from mlgate.datasets.schema import prepared_columns
+from mlgate.project import Project
 
 
-def run_stage(name: str, params_path: str | Path = "params.yaml") -> None:
-    """Validate config first, then run one stage."""
-    params = load_params(params_path)
-    check_version_file()
+def run_stage(project: Project, name: str, engine: Engine | None = None) -> None:
+    """Validate config first (against the prepared data's columns after the data stage), then run a stage."""
     if name == "data":
         from mlgate.stages import data as module
-    elif name == "train":
-        from mlgate.stages import train as module  # type: ignore[no-redef]
+
+        params = project.params  # the data stage checks the source's own columns as it loads them
     else:
-        from mlgate.stages import evaluate as module  # type: ignore[no-redef]
-    module.run(params)
+        if name == "train":
+            from mlgate.stages import train as module  # type: ignore[no-redef]
+        else:
+            from mlgate.stages import evaluate as module  # type: ignore[no-redef]
+        params = project.checked_params(prepared_columns(project.files.test))
+    project.check_version()
+    module.run(project, params, engine or LocalEngine())

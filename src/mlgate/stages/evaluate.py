@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlgate.datasets.schema import ROW_ID, FeatureSchema
+from mlgate.compute import Engine
+from mlgate.datasets.missing import as_model_input
+from mlgate.datasets.schema import ROW_ID, FeatureSchema, read_prepared
 from mlgate.errors import DataValidationError
 from mlgate.fsio import output_set
 from mlgate.metrics import (
-    NEEDS_PROBA,
     Predictions,
-    bootstrap_intervals,
     metric_names,
     point_scores,
+    predictions_from_frame,
     primary_metric,
+    usable_metrics,
 )
 from mlgate.modelio import load_model
 from mlgate.plots import classification_plots, importance_plot, regression_plots
 from mlgate.progress import step
-from mlgate.stages.data import TEST_FILE
-from mlgate.stages.train import categorical_features, read_prepared
+from mlgate.project import Project
 
-METRICS_FILE = Path("reports/metrics.json")
-PREDICTIONS_FILE = Path("reports/predictions.parquet")
-PLOTS_DIR = Path("reports/plots")
 MAX_SLICE_GROUPS = 20
 SCORING = {  # scikit-learn scorer names for permutation importance: (binary or regression, multiclass)
     "accuracy": ("accuracy", "accuracy"),
@@ -41,60 +38,6 @@ SCORING = {  # scikit-learn scorer names for permutation importance: (binary or 
     "mae": ("neg_mean_absolute_error",) * 2,
     "r2": ("r2", "r2"),
 }
-
-
-def proba_column(label: Any) -> str:
-    """Name of the predictions column holding the probability of one class."""
-    return f"proba_{label}"
-
-
-def predict_frame(
-    model: Any, test: pd.DataFrame, schema: FeatureSchema, card: dict[str, Any]
-) -> pd.DataFrame:
-    """Per-row predictions keyed by row id: target, prediction and class probabilities."""
-    features = test[schema.features]
-    out = pd.DataFrame({ROW_ID: test[ROW_ID].to_numpy(), "target": test[schema.target].to_numpy()})
-    out["prediction"] = model.predict(features)
-    if schema.task == "classification" and hasattr(model, "predict_proba"):
-        proba = model.predict_proba(features)
-        for index, label in enumerate(card["classes"]):
-            out[proba_column(label)] = proba[:, index]
-    return out
-
-
-def predictions_from_frame(frame: pd.DataFrame, task: str, classes: list[Any]) -> Predictions:
-    """Turn a predictions table into the arrays the metrics read."""
-    if task == "regression":
-        return Predictions(task, frame["target"].to_numpy(float), frame["prediction"].to_numpy(float))
-    index = {str(label): i for i, label in enumerate(classes)}
-    unknown = set(frame["target"].astype(str)) - set(index)
-    if unknown:
-        raise DataValidationError(f"test set has classes the model never saw: {', '.join(sorted(unknown))}")
-    y_true = frame["target"].astype(str).map(index).to_numpy(int)
-    y_pred = frame["prediction"].astype(str).map(index).to_numpy(int)
-    columns = [proba_column(label) for label in classes]
-    proba = frame[columns].to_numpy(float) if all(c in frame for c in columns) else None
-    return Predictions(task, y_true, y_pred, proba)
-
-
-def usable_metrics(names: list[str], predictions: Predictions) -> list[str]:
-    """Drop probability metrics when the estimator gives no probabilities."""
-    return [n for n in names if predictions.proba is not None or n not in NEEDS_PROBA]
-
-
-def metric_block(names: list[str], predictions: Predictions, bootstrap: dict[str, Any]) -> dict[str, Any]:
-    """Point values with bootstrap confidence intervals."""
-    values = point_scores(names, predictions)
-    block: dict[str, Any] = {name: {"value": value} for name, value in values.items()}
-    samples = bootstrap["samples"]
-    if samples:
-        with step(f"bootstrap {samples} resamples × {predictions.rows} rows", total=samples) as advance:
-            intervals = bootstrap_intervals(
-                names, predictions, samples, bootstrap["confidence"], bootstrap["seed"], advance
-            )
-        for name, (low, high) in intervals.items():
-            block[name].update(ci_low=low, ci_high=high)
-    return block
 
 
 def slice_metrics(
@@ -146,16 +89,27 @@ def permutation_importance(
     return frame.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def run(params: dict[str, Any]) -> None:
+def predict_frame(
+    model: Any, test: pd.DataFrame, schema: FeatureSchema, card: dict[str, Any], engine: Engine
+) -> pd.DataFrame:
+    """Per-row predictions keyed by row id: target, prediction and class probabilities."""
+    outputs = engine.predict(model, test, schema, card["classes"])
+    return pd.DataFrame(
+        {ROW_ID: test[ROW_ID].to_numpy(), "target": test[schema.target].to_numpy(), **outputs}
+    )
+
+
+def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
     """Run the evaluate stage."""
-    model, card = load_model(extra_trusted=params["serve"]["trusted_types"])
-    test, schema = read_prepared(TEST_FILE)
-    test = categorical_features(test, schema)
+    files = project.files
+    model, card = load_model(files.model, files.card, params["serve"]["trusted_types"])
+    test, schema = read_prepared(files.test, files.schema, project.shown(files.test))
+    test = as_model_input(test, schema.categorical)
     with step(f"predict {len(test)} test rows"):
-        table = predict_frame(model, test, schema, card)
+        table = predict_frame(model, test, schema, card, engine)
     predictions = predictions_from_frame(table, schema.task, card["classes"])
     names = usable_metrics(metric_names(params), predictions)
-    metrics = metric_block(names, predictions, params["evaluate"]["bootstrap"])
+    metrics = engine.metrics(names, predictions, params["evaluate"]["bootstrap"])
     metrics["n_test"] = predictions.rows
     if params["evaluate"]["slices"]:
         metrics["slices"] = slice_metrics(names, predictions, test, params["evaluate"]["slices"])
@@ -168,18 +122,19 @@ def run(params: dict[str, Any]) -> None:
         plots["importance.json"] = importance_plot(
             permutation_importance(model, test, schema, params, len(card["classes"]))
         )
-    _write(metrics, table, plots)
+    _write(project, metrics, table, plots)
     summary = ", ".join(f"{n}={metrics[n]['value']:.4f}" for n in names)
     print(f"evaluate: {summary}")
 
 
-def _write(metrics: dict[str, Any], table: pd.DataFrame, plots: dict[str, Any]) -> None:
-    staging = PLOTS_DIR.with_name(".plots.new")
+def _write(project: Project, metrics: dict[str, Any], table: pd.DataFrame, plots: dict[str, Any]) -> None:
+    files = project.files
+    staging = files.plots.with_name(".plots.new")
     shutil.rmtree(staging, ignore_errors=True)
     with output_set() as outputs:
         for name, content in plots.items():
             (outputs.text if isinstance(content, str) else outputs.json)(staging / name, content)
-        outputs.parquet(PREDICTIONS_FILE, table)
-        outputs.json(METRICS_FILE, metrics)
-    shutil.rmtree(PLOTS_DIR, ignore_errors=True)
-    staging.rename(PLOTS_DIR)
+        outputs.parquet(files.predictions, table)
+        outputs.json(files.metrics, metrics)
+    shutil.rmtree(files.plots, ignore_errors=True)
+    staging.rename(files.plots)

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
-import warnings
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from mlgate.datasets.schema import FeatureSchema
-from mlgate.errors import ConfigError, DataValidationError
+from mlgate.compute import Engine
+from mlgate.datasets.missing import as_model_input
+from mlgate.datasets.schema import FeatureSchema, read_prepared
+from mlgate.errors import ConfigError
 from mlgate.fsio import output_set, sha256_file
-from mlgate.modelio import MODEL_CARD, MODEL_FILE, library_versions, save_model
+from mlgate.modelio import library_versions, save_model
 from mlgate.progress import step
-from mlgate.stages.data import SCHEMA_FILE, TRAIN_FILE
+from mlgate.project import Project
 
 
 def estimator_class(path: str) -> type:
@@ -79,24 +78,6 @@ def build_pipeline(model: dict[str, Any], schema: FeatureSchema) -> Any:
     return Pipeline([("preprocess", columns), ("estimator", build_estimator(model))])
 
 
-def read_prepared(path: Path) -> tuple[pd.DataFrame, FeatureSchema]:
-    """Read a prepared split and the feature schema the data stage wrote."""
-    if not path.is_file() or not SCHEMA_FILE.is_file():
-        raise DataValidationError(f"{path}: not found; run the data stage first (`dvc repro data`)")
-    schema = FeatureSchema.from_dict(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
-    return pd.read_parquet(path), schema
-
-
-def categorical_features(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
-    """Categorical columns as strings, so the model sees the same type in training and serving."""
-    if not schema.categorical:
-        return frame
-    converted = {
-        c: frame[c].astype("string").astype(object).where(frame[c].notna(), None) for c in schema.categorical
-    }
-    return frame.assign(**converted)
-
-
 def model_card(
     pipeline: Any, frame: pd.DataFrame, schema: FeatureSchema, model: dict[str, Any]
 ) -> dict[str, Any]:
@@ -126,25 +107,24 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def run(params: dict[str, Any]) -> None:
+def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
     """Run the train stage."""
-    frame, schema = read_prepared(TRAIN_FILE)
-    frame = categorical_features(frame, schema)
+    files = project.files
+    frame, schema = read_prepared(files.train, files.schema, project.shown(files.train))
+    frame = as_model_input(frame, schema.categorical)
     pipeline = build_pipeline(params["model"], schema)
-    with step(f"fit {params['model']['estimator']} on {len(frame)} rows"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
+    estimator = params["model"]["estimator"]
+    with step(f"fit {estimator} on {len(frame)} rows"):
         try:
-            pipeline.fit(frame[schema.features], frame[schema.target])
+            pipeline = engine.fit(pipeline, frame, schema)
         except (ValueError, TypeError) as exc:
-            raise ConfigError(
-                f"params.yaml: model: {params['model']['estimator']} failed to fit: {exc}"
-            ) from None
+            raise ConfigError(f"params.yaml: model: {estimator} failed to fit: {exc}") from None
     card = model_card(pipeline, frame, schema, params["model"])
     with output_set() as outputs:
-        outputs.add(MODEL_FILE, lambda temp: save_model(pipeline, temp))
+        outputs.add(files.model, lambda temp: save_model(pipeline, temp))
         card.update(
-            sha256=sha256_file(outputs.pending_path(MODEL_FILE)),
-            size=outputs.pending_path(MODEL_FILE).stat().st_size,
+            sha256=sha256_file(outputs.pending_path(files.model)),
+            size=outputs.pending_path(files.model).stat().st_size,
         )
-        outputs.json(MODEL_CARD, card)
-    print(f"train: {params['model']['estimator']} saved to {MODEL_FILE} (sha256 {card['sha256'][:12]})")
+        outputs.json(files.card, card)
+    print(f"train: {estimator} saved to {project.shown(files.model)} (sha256 {card['sha256'][:12]})")

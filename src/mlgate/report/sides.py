@@ -1,0 +1,163 @@
+"""Pipeline outputs of the two sides of a report: the workspace (PR head) and the base revision.
+
+The base is read at its revision through DVC (cache, else remote). When its outputs are in neither, or its
+dvc.lock is stale, the base is reproduced in a temporary git worktree that shares the main checkout's DVC
+cache, so the run-cache makes it cheap.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlgate import __version__
+from mlgate.config import parse_yaml
+from mlgate.project import LAYOUT, Project
+from mlgate.vcs import (
+    DvcLock,
+    Reader,
+    cache_object,
+    dvc,
+    dvc_reader,
+    read_at,
+    resolve_rev,
+    run,
+    tool,
+    worktree,
+)
+
+PLOTS = ("roc", "precision_recall", "importance")
+
+
+@dataclass
+class Outputs:
+    """One side's pipeline outputs, as the report reads them; None where a file is absent."""
+
+    source: str  # workspace | dvc-cache | dvc-remote | worktree | none
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    card: dict[str, Any] | None = None
+    predictions: Any = None  # pandas DataFrame
+    plots: dict[str, Any] = field(default_factory=dict)
+    mlgate_version: str | None = None
+    stale_reason: str | None = None
+    revision: str | None = None
+
+    @property
+    def has_metrics(self) -> bool:
+        return bool(self.metrics)
+
+
+def load_outputs(reader: Reader, outputs: Outputs) -> Outputs:
+    """Fill `outputs` from a reader of root-relative paths."""
+    import pandas as pd
+
+    def parsed(path: Path) -> Any:
+        raw = reader(path.as_posix())
+        return None if raw is None else json.loads(raw)
+
+    outputs.metrics, outputs.data = parsed(LAYOUT.metrics), parsed(LAYOUT.data_report)
+    outputs.card = parsed(LAYOUT.card)
+    raw = reader(LAYOUT.predictions.as_posix())
+    outputs.predictions = None if raw is None else pd.read_parquet(io.BytesIO(raw))
+    outputs.plots = {
+        name: value for name in PLOTS if (value := parsed(LAYOUT.plot(f"{name}.json"))) is not None
+    }
+    return outputs
+
+
+def _file_reader(folder: Path) -> Reader:
+    def read(path: str) -> bytes | None:
+        target = folder / path
+        return target.read_bytes() if target.is_file() else None
+
+    return read
+
+
+def _params_of(text: bytes | None, source: str) -> dict[str, Any]:
+    data = parse_yaml(text, source).data if text else None
+    return data if isinstance(data, dict) else {}
+
+
+def workspace_outputs(project: Project) -> Outputs:
+    """The PR head: outputs as `dvc repro` left them in the checkout."""
+    text = project.params_file.read_bytes() if project.has_params else None
+    params = _params_of(text, project.shown(project.params_file))
+    outputs = Outputs("workspace", params=params, mlgate_version=__version__)
+    return load_outputs(_file_reader(project.root), outputs)
+
+
+def base_outputs(project: Project, rev: str, reproduce: bool = True) -> Outputs:
+    """The base revision's outputs: from DVC cache or remote, else reproduced in a worktree."""
+    root = project.root
+    sha = resolve_rev(root, rev)
+    params = _params_of(read_at(root, sha, LAYOUT.params.as_posix()), f"{rev}:{LAYOUT.params}")
+    version = (read_at(root, sha, LAYOUT.version.as_posix()) or b"").decode().strip() or None
+    if not params or read_at(root, sha, LAYOUT.dvc_yaml.as_posix()) is None:
+        return Outputs("none", params=params, revision=sha)
+    lock_text = read_at(root, sha, LAYOUT.dvc_lock.as_posix())
+    lock = DvcLock.parse(lock_text, f"{rev}:{LAYOUT.dvc_lock}") if lock_text else DvcLock({})
+    outs = lock.outs()
+    metrics = LAYOUT.metrics.as_posix()
+    reason = (
+        f"its dvc.lock records no {metrics}"
+        if metrics not in outs
+        else lock.staleness(params, LAYOUT.params.as_posix(), lambda path: read_at(root, sha, path))
+    )
+    if reason is None:
+        cache = project.cache_dir()
+        cached = all(cache_object(cache, md5) for md5 in outs.values() if md5 and not md5.endswith(".dir"))
+        found = _try_dvc(
+            project,
+            sha,
+            Outputs("dvc-cache" if cached else "dvc-remote", params, mlgate_version=version),
+            outs,
+        )
+        if found is not None:
+            found.revision = sha
+            return found
+        reason = "its outputs are in neither the DVC cache nor a remote"
+    if not reproduce:
+        return Outputs("none", params=params, stale_reason=reason, revision=sha)
+    outputs = reproduce_in_worktree(project, sha)
+    outputs.params, outputs.stale_reason, outputs.revision = params, reason, sha
+    return outputs
+
+
+def _try_dvc(project: Project, sha: str, outputs: Outputs, outs: dict[str, str]) -> Outputs | None:
+    """Read through DVC; None when a locked output is in neither the cache nor a remote."""
+    loaded = load_outputs(dvc_reader(project.root, sha), outputs)
+    fields = {
+        LAYOUT.metrics: loaded.metrics,
+        LAYOUT.data_report: loaded.data,
+        LAYOUT.predictions: loaded.predictions,
+        LAYOUT.card: loaded.card,
+    }
+    missing = [path for path, value in fields.items() if path.as_posix() in outs and value is None]
+    return None if missing else loaded
+
+
+def reproduce_in_worktree(project: Project, sha: str) -> Outputs:
+    """Check the base out in a temporary worktree sharing the DVC cache, run the pipeline, read it."""
+    what = "reproducing the base in a temporary worktree"
+    with worktree(project.root, sha) as tree:
+        run([tool("mlgate"), "validate"], tree, what)
+        dvc(tree, "repro", "--quiet", what=what)
+        return load_outputs(_file_reader(tree), Outputs("worktree", mlgate_version=__version__))
+
+
+def lock_drift(project: Project) -> list[str]:
+    """Stages whose reproduced dvc.lock entry differs from the one committed at HEAD."""
+    current = project.files.dvc_lock
+    if not current.is_file():
+        return []
+    committed_text = read_at(project.root, "HEAD", LAYOUT.dvc_lock.as_posix())
+    committed = DvcLock.parse(committed_text, f"HEAD:{LAYOUT.dvc_lock}").stages if committed_text else {}
+    reproduced = DvcLock.parse(current.read_bytes(), project.shown(current)).stages
+    return sorted(
+        name for name in set(committed) | set(reproduced) if committed.get(name) != reproduced.get(name)
+    )
