@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_section
 
 from mlgate.fsio import dumps_json
+from mlgate.layout import LAYOUT
 from mlgate.metrics import METRICS_BY_TASK, Predictions, point_scores
 from mlgate.plots import classification_plots
-from mlgate.project import LAYOUT
 from mlgate.report import sides
 from mlgate.report.build import assemble_report
 from mlgate.report.markdown import render_markdown
@@ -61,7 +61,7 @@ def side_files(y: np.ndarray, noise: float, rng: np.random.Generator) -> dict[st
     metrics = {name: {"value": v, "ci_low": v, "ci_high": v} for name, v in values.items()} | {
         "n_test": len(y)
     }
-    plots = classification_plots(frame, [0, 1])
+    plots = classification_plots(frame, [0, 1], None)
     importance = [{"feature": f"x{i:02d}", "importance": 0.1 / (i + 1), "std": 0.01} for i in range(20)]
     data = {
         "rows": 5 * len(y),

@@ -117,7 +117,8 @@ def test_functions_and_modules_stay_small() -> None:
 
 def test_actions_call_only_the_cli() -> None:
     """No inline Python and no import of mlgate's modules anywhere under actions/."""
-    forbidden = re.compile(r"\bpython3?\s+-c\b|\bimport\s+mlgate\b|\bfrom\s+mlgate\b")
+    inline = r"python3?\"?\s+(-c\b|-\s*<<)"  # python -c, "$python" -c, python - <<EOF
+    forbidden = re.compile(rf"{inline}|\bimport\s+mlgate\b|\bfrom\s+mlgate\b")
     offenders = [
         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
         for path in sorted((ROOT / "actions").rglob("*"))

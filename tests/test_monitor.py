@@ -186,6 +186,7 @@ def test_alias_reads_the_profile_of_its_version(trained_repo: Path) -> None:
     missing = mlgate("monitor", "--current", "drifted.csv", "--alias", "staging", cwd=trained_repo)
     assert missing.returncode == 2
     assert "no version holds the alias 'staging' (aliases: production)" in missing.stderr
+    assert "`mlgate registry promote 1 --to staging`" in missing.stderr  # and how to fix it
 
 
 def test_demo_script_prints_the_alarm(trained_repo: Path, tmp_path: Path) -> None:
@@ -213,3 +214,16 @@ def test_default_batch_from_params_and_python_loader(trained_repo: Path) -> None
     result = run(BIN / "mlgate", "monitor", cwd=trained_repo, env=env)
     assert result.stdout.startswith("monitor: healthy: 143 rows")
     assert _report(trained_repo)["current"]["paths"] == ["python:production:batch"]
+
+
+def test_an_empty_registry_counts_as_none_on_day_one(trained_repo: Path) -> None:
+    """`mlgate init` writes an empty registry.yaml; until a deploy records a version the workspace is the
+    reference, and the monitor says so instead of failing on the missing production alias."""
+    from mlgate.registry.document import Registry, dumps
+
+    (trained_repo / "registry.yaml").write_text(dumps(Registry(model="day-one")))
+    _test_split(trained_repo).to_csv(trained_repo / "batch.csv", index=False)
+    result = mlgate("monitor", "--current", "batch.csv", cwd=trained_repo)
+    assert result.returncode == 0, result.stderr
+    note = "note: the registry registry.yaml has no version yet; compared with the workspace's"
+    assert note in result.stdout

@@ -164,7 +164,7 @@ def test_markdown_structure_order_and_validity(showcase: Path, tmp_path: Path) -
     assert markdown.startswith("<!-- mlgate-report -->\n")
     positions = [markdown.index(marker) for marker in SECTIONS]
     assert positions == sorted(positions)
-    assert "| `model.params.max_depth` | 8 | 2 |" in markdown
+    assert "| `model.params.max_depth` | `8` | `2` |" in markdown
     assert "paired percentile bootstrap" in markdown
     assert "read from the DVC cache" in markdown
     assert not FLOAT_NOISE.search(markdown)
@@ -305,10 +305,10 @@ def test_base_missing_from_cache_is_reproduced_in_a_worktree(scratch: Path, show
 
 def test_budget_cuts_slices_and_json_first(showcase: Path, tmp_path: Path) -> None:
     report = report_json(showcase, "main")
-    groups = {f"group-{g}": {"rows": [10, 10], "value": [0.9, 0.8]} for g in range(20)}
-    report["slices"] = {
-        f"column_{c}": {"metric": "roc_auc", "groups": groups, "max_gap": [0.1, 0.2]} for c in range(60)
-    }
+    group = {"rows": [40, 40], "value": [0.9, 0.8], "ci": [0.7, 0.9], "judged": [True, True]}
+    groups = {f"group-{g}": group for g in range(20)}
+    gap = {"max_gap": [0.1, 0.2], "gap_ci": [0.05, 0.3], "gap_p": 0.2, "min_rows": 30}
+    report["slices"] = {f"column_{c}": {"metric": "roc_auc", "groups": groups, **gap} for c in range(60)}
     report["metrics_json"]["pr"]["padding"] = ["x" * 100] * 700
     markdown = render_markdown(report, budget=60_000)
     assert len(markdown) <= 60_000
@@ -384,7 +384,7 @@ def test_multiclass_with_a_new_split_is_unpaired(tmp_path: Path) -> None:
     )
     assert len(report["charts"]["confusion"]["labels"]) == 3
     markdown = report_md(repo, "main", tmp_path / "multiclass.md")
-    assert "unpaired percentile bootstrap" in markdown and "| `data.split.seed` | 1 | 2 |" in markdown
+    assert "unpaired percentile bootstrap" in markdown and "| `data.split.seed` | `1` | `2` |" in markdown
     assert not FLOAT_NOISE.search(markdown)
     check_mermaid(tmp_path / "multiclass.md")
 
@@ -417,3 +417,18 @@ def test_regression_with_slices_and_a_slice_gap_gate(
 
 def test_the_documented_example_is_valid_mermaid() -> None:
     check_mermaid(ROOT / "docs" / "report.md")
+
+
+def test_training_data_that_moved_is_listed(scratch: Path) -> None:
+    """A PR whose data scales one feature: the report names it among the moved features, binned with the
+    base's reference profile; the features it left alone are not listed."""
+    raw = scratch / "data/raw/breast_cancer.csv"
+    frame = pd.read_csv(raw)
+    frame["mean radius"] = frame["mean radius"] * 1.5
+    frame.to_csv(raw, index=False)
+    repro(scratch)
+    commit_all(scratch, "rescale mean radius")
+    moved = {m["feature"]: m for m in report_json(scratch, "main")["data"]["moved_features"]}
+    assert "mean radius" in moved and moved["mean radius"]["psi"] > 0.2
+    assert "distribution" in moved["mean radius"]["why"]
+    assert "mean texture" not in moved

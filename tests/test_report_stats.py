@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pytest
 from scipy.stats import norm
 
+from mlgate.config import parse_yaml
 from mlgate.metrics import Predictions
 from mlgate.report import compare
 from mlgate.report.build import tidy
-from mlgate.report.compare import (
-    PAIRED,
-    UNPAIRED,
-    Bootstrap,
-    data_changes,
-    delta_intervals,
-    flatten,
-    params_changes,
-    verdict,
-)
+from mlgate.report.changes import data_changes, flatten, params_changes
+from mlgate.report.compare import PAIRED, UNPAIRED, Bootstrap, delta_tests, verdict
 
 POSITIVE_SHARE = 0.63  # class balance of the example (breast_cancer)
 
@@ -50,7 +44,9 @@ def test_paired_bootstrap_is_calibrated_where_the_true_delta_is_known() -> None:
         y = (rng.random(rows) < 0.5).astype(int)
         base = scored(y, y + rng.normal(0, base_noise, rows))
         pr = scored(y, y + rng.normal(0, pr_noise, rows))
-        low, high = delta_intervals(["roc_auc"], base, pr, PAIRED, Bootstrap(300, 0.95, trial))["roc_auc"]
+        low, high = delta_tests(["roc_auc"], base, pr, PAIRED, Bootstrap(300, 0.95, trial))[
+            "roc_auc"
+        ].interval
         covered += low <= true_delta <= high
     assert 0.92 <= covered / trials <= 0.98, covered / trials
 
@@ -64,7 +60,8 @@ def test_unpaired_bootstrap_is_calibrated_for_independent_test_sets() -> None:
         y_base, y_pr = (rng.random((2, rows)) < 0.5).astype(int)
         base = scored(y_base, y_base + rng.normal(0, 1.0, rows))
         pr = scored(y_pr, y_pr + rng.normal(0, 1.25, rows))
-        low, high = delta_intervals(["accuracy"], base, pr, UNPAIRED, Bootstrap(300, 0.95, trial))["accuracy"]
+        test = delta_tests(["accuracy"], base, pr, UNPAIRED, Bootstrap(300, 0.95, trial))["accuracy"]
+        low, high = test.interval
         covered += low <= true_delta <= high
     assert 0.92 <= covered / trials <= 0.98, covered / trials
 
@@ -79,8 +76,8 @@ def test_a_weakened_model_is_detected_at_the_example_test_size() -> None:
         shared = rng.normal(0, strong, rows)
         base = scored(y, y + shared)
         pr = scored(y, y + shared + rng.normal(0, np.sqrt(weak**2 - strong**2), rows))
-        interval = delta_intervals(["roc_auc"], base, pr, PAIRED, Bootstrap(300, 0.95, trial))["roc_auc"]
-        detected += verdict("roc_auc", 0.0, interval) == "worse"
+        test = delta_tests(["roc_auc"], base, pr, PAIRED, Bootstrap(300, 0.95, trial))["roc_auc"]
+        detected += verdict("roc_auc", test.delta, test.p_value, 0.05) == "worse"
     assert detected / trials >= 0.80, detected / trials
 
 
@@ -93,9 +90,9 @@ def test_a_large_test_set_subsamples_with_the_spread_of_the_full_bootstrap(
     y = (rng.random(rows) < 0.5).astype(int)
     base, pr = scored(y, y + rng.normal(0, 1.0, rows)), scored(y, y + rng.normal(0, 1.1, rows))
     names = ["roc_auc", "accuracy"]
-    fast = delta_intervals(names, base, pr, PAIRED, Bootstrap(400, 0.95, 0))
+    fast = {n: t.interval for n, t in delta_tests(names, base, pr, PAIRED, Bootstrap(400, 0.95, 0)).items()}
     monkeypatch.setattr(compare, "SUBSAMPLE_ROWS", rows)
-    full = delta_intervals(names, base, pr, PAIRED, Bootstrap(200, 0.95, 0))
+    full = {n: t.interval for n, t in delta_tests(names, base, pr, PAIRED, Bootstrap(200, 0.95, 0)).items()}
     for name in names:
         width, full_width = fast[name][1] - fast[name][0], full[name][1] - full[name][0]
         assert width == pytest.approx(full_width, rel=0.2), name
@@ -106,42 +103,60 @@ def test_identical_predictions_give_a_zero_width_paired_interval() -> None:
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 100)
     same = scored(y, y + rng.normal(0, 1, 100))
-    assert delta_intervals(["roc_auc", "accuracy"], same, same, PAIRED, Bootstrap(100, 0.95, 0)) == {
+    tests = delta_tests(["roc_auc", "accuracy"], same, same, PAIRED, Bootstrap(100, 0.95, 0))
+    assert {name: test.interval for name, test in tests.items()} == {
         "roc_auc": (0.0, 0.0),
         "accuracy": (0.0, 0.0),
     }
+    assert {name: test.p_value for name, test in tests.items()} == {"roc_auc": 1.0, "accuracy": 1.0}
 
 
 @pytest.mark.parametrize(
-    ("name", "delta", "interval", "expected"),
+    ("name", "delta", "p_adjusted", "expected"),
     [
-        ("roc_auc", 0.02, (0.01, 0.03), "better"),
-        ("roc_auc", -0.02, (-0.03, -0.01), "worse"),
-        ("rmse", -1.0, (-2.0, -0.5), "better"),
-        ("log_loss", 0.1, (0.05, 0.2), "worse"),
-        ("roc_auc", 0.01, (-0.01, 0.03), "no significant change"),
+        ("roc_auc", 0.02, 0.001, "better"),
+        ("roc_auc", -0.02, 0.001, "worse"),
+        ("rmse", -1.0, 0.01, "better"),
+        ("log_loss", 0.1, 0.02, "worse"),
+        ("roc_auc", 0.01, 0.3, "no significant change"),
         ("accuracy", 0.01, None, "better (no CI)"),
         ("accuracy", 0.0, None, "no change"),
     ],
 )
-def test_verdict_takes_the_direction_from_the_metric(name, delta, interval, expected) -> None:
-    assert verdict(name, delta, interval) == expected
+def test_verdict_takes_the_direction_from_the_metric(name, delta, p_adjusted, expected) -> None:
+    assert verdict(name, delta, p_adjusted, 0.05) == expected
 
 
-def test_params_changes_list_only_changed_keys_dotted() -> None:
-    base = {"model": {"params": {"max_depth": 8, "n_estimators": 200}}, "data": {"drop": ["a"]}, "old": 1}
-    head = {
-        "model": {"params": {"max_depth": 3, "n_estimators": 200}},
-        "data": {"drop": ["a", "b"]},
-        "new": {},
-    }
-    assert params_changes(base, head) == [
-        {"key": "model.params.max_depth", "base": 8, "pr": 3, "change": "changed"},
-        {"key": "data.drop", "base": ["a"], "pr": ["a", "b"], "change": "changed"},
-        {"key": "new", "base": None, "pr": {}, "change": "added"},
-        {"key": "old", "base": 1, "pr": None, "change": "removed"},
+def test_params_changes_list_only_changed_keys_as_written() -> None:
+    base = (
+        "model:\n  params: {max_depth: 8, n_estimators: 200, learning_rate: 0.0001}\n"
+        "data:\n  drop: [a]\nold: 1\n"
+    )
+    head = (
+        "model:\n  params: {max_depth: 3, n_estimators: 200, learning_rate: 0.00001}\n"
+        "data:\n  drop:\n    - a\n    - b\nnew: {}\n"
+    )
+    changes = params_changes(parse_yaml(base, "base"), parse_yaml(head, "head"))
+    assert changes["estimator"] is None
+    assert changes["changes"] == [
+        {"key": "model.params.max_depth", "base": "8", "pr": "3", "change": "changed"},
+        {"key": "model.params.learning_rate", "base": "0.0001", "pr": "0.00001", "change": "changed"},
+        {"key": "data.drop", "base": "[a]", "pr": "[a, b]", "change": "changed"},
+        {"key": "new", "base": None, "pr": "{}", "change": "added"},
+        {"key": "old", "base": "1", "pr": None, "change": "removed"},
     ]
-    assert flatten({"a": {"b": {"c": 1}}}) == {"a.b.c": 1}
+    assert flatten({"a": {"b": {"c": 1}}}) == {("a", "b", "c"): 1}
+
+
+def test_a_new_estimator_lists_its_params_under_each_estimator() -> None:
+    base = "model:\n  estimator: sklearn.ensemble.RandomForestClassifier\n  params: {n_estimators: 200}\n"
+    head = "model:\n  estimator: sklearn.ensemble.HistGradientBoostingClassifier\n  params: {max_iter: 3}\n"
+    changes = params_changes(parse_yaml(base, "base"), parse_yaml(head, "head"))
+    assert [c["key"] for c in changes["changes"]] == ["model.estimator"]
+    assert changes["estimator"] == {
+        "base": {"estimator": "sklearn.ensemble.RandomForestClassifier", "params": {"n_estimators": "200"}},
+        "pr": {"estimator": "sklearn.ensemble.HistGradientBoostingClassifier", "params": {"max_iter": "3"}},
+    }
 
 
 def test_data_changes_show_rows_balance_and_hashes() -> None:
@@ -169,3 +184,67 @@ def test_tidy_removes_float_noise() -> None:
         "-0.04464": 2,
         "1.5": 3,
     }
+
+
+def _outputs(row_ids: list[int]) -> Any:
+    import pandas as pd
+
+    from mlgate.report.sides import Outputs
+
+    frame = pd.DataFrame({"row_id": row_ids, "target": [0, 1] * (len(row_ids) // 2), "prediction": 0})
+    return Outputs("workspace", predictions=frame)
+
+
+@pytest.mark.parametrize(
+    ("base_rows", "pr_rows", "method", "shared"),
+    [
+        (range(100), range(100), "paired", 100),  # the same test set
+        (range(100), range(40, 160), "paired", 60),  # 60 of the base's 100 rows: at least half, and 30
+        (range(100), range(60, 200), "unpaired", 40),  # 40: under half of the base's test rows
+        (range(40), range(20, 60), "unpaired", 20),  # half, but under 30 rows
+    ],
+)
+def test_the_paired_rule_needs_half_the_base_rows_and_thirty(base_rows, pr_rows, method, shared) -> None:
+    from mlgate.report.compare import pairing
+
+    paired = pairing(_outputs(list(base_rows)), _outputs(list(pr_rows)))
+    assert (paired.method, paired.shared) == (method, shared)
+    if method == "paired":
+        assert paired.base["row_id"].tolist() == paired.head["row_id"].tolist()
+        assert len(paired.head) == shared
+
+
+def test_data_changes_warn_about_many_rows_lost_and_say_how_rows_match() -> None:
+    base = {"rows": 1000, "row_identity": {"id_column": None}}
+    assert "lost 200 of 1000 rows (-20.0%)" in data_changes(base, {**base, "rows": 800})["rows_warning"]
+    assert data_changes(base, {**base, "rows": 950})["rows_warning"] is None
+    assert "hash of their values" in data_changes(base, base)["identity"]
+    assert "`customer`" in data_changes(base, {**base, "row_identity": {"id_column": "customer"}})["identity"]
+
+
+def test_a_saturated_primary_metric_gets_a_note() -> None:
+    from mlgate.report.headline import saturation
+
+    at_best = {"base": 1.0, "pr": 1.0, "base_ci": [1.0, 1.0], "pr_ci": [1.0, 1.0]}
+    assert saturation("roc_auc", at_best, "macro") == (
+        "roc_auc (macro) is saturated (1 on both sides) and cannot show a regression; gate a second metric"
+    )
+    flat = {"base": 0.4, "pr": 0.4, "base_ci": [0.4, 0.4], "pr_ci": [0.4, 0.4]}
+    assert "CI of width 0 on both sides" in (saturation("log_loss", flat, None) or "")
+    assert (
+        saturation("roc_auc", {"base": 0.97, "pr": 0.99, "base_ci": [0.95, 0.99], "pr_ci": [0.97, 1.0]}, None)
+        is None
+    )
+
+
+def test_sides_that_average_differently_are_not_compared() -> None:
+    from mlgate.report.compare import DeltaTest, metric_rows
+    from mlgate.report.sides import Outputs
+
+    metrics = {"accuracy": {"value": 0.9}, "f1": {"value": 0.8}}
+    base = Outputs("workspace", metrics={**metrics, "average": "macro"})
+    head = Outputs("workspace", metrics={**metrics, "average": "weighted"})
+    tests = {name: DeltaTest(0.0, (-0.01, 0.01), 0.5, 0.5) for name in metrics}
+    rows = {row["metric"]: row for row in metric_rows(base, head, tests, 0.05)}
+    assert rows["f1"]["status"] == "not comparable" and "verdict" not in rows["f1"]
+    assert rows["accuracy"]["verdict"] == "no significant change"  # accuracy does not average over classes

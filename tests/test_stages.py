@@ -147,11 +147,15 @@ def test_multiclass_with_slices(project: Path) -> None:
     )
     params["data"] = {"source": "sklearn:wine", "target": "target"}
     params["evaluate"]["slices"] = ["target"]
+    params["evaluate"]["min_slice_rows"] = 10  # the 36 test rows hold about 12 of each class
     write_params(project, params)
     run_all()
-    metrics = json.loads(Path("reports/metrics.json").read_text())
-    assert set(metrics["slices"]["target"]["groups"]) == {"0", "1", "2"}
-    assert metrics["slices"]["target"]["max_gap"]["accuracy"] >= 0
+    by_class = json.loads(Path("reports/metrics.json").read_text())["slices"]["target"]
+    assert set(by_class["groups"]) == {"0", "1", "2"}
+    assert all(group["judged"] and "accuracy" in group["ci"] for group in by_class["groups"].values())
+    assert by_class["max_gap"]["accuracy"] >= 0 and 0 < by_class["gap_p"]["accuracy"] <= 1
+    low, high = by_class["gap_ci"]["accuracy"]
+    assert low <= high
 
 
 def csv_with_categories(path: Path, rows: int = 400) -> None:

@@ -31,6 +31,10 @@ version="$(mlgate registry next-version)"
 fields mlgate build --model-version "$version" --field tag --field path --field image
 bento_tag="${FIELDS[0]}" bento_path="${FIELDS[1]}"
 image="${MLGATE_INPUT_IMAGE:-${FIELDS[2]}}"
+if [ -z "$image" ]; then
+  echo "::error title=mlgate deploy::no image name: set the image input or serve.image in params.yaml"
+  exit 2
+fi
 pr="$MLGATE_INPUT_PR"
 if [ -z "$pr" ]; then
   # "Merge pull request #12 from ..." (merge commit) or "Title (#12)" (squash merge).

@@ -20,16 +20,18 @@ git_with_token() {
     git "$@"
     return
   fi
-  header="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$token" | base64 -w0)"
+  header="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$token" | base64 | tr -d '\n')"
   echo "::add-mask::$header"
   GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0="http.${GITHUB_SERVER_URL:-https://github.com}/.extraheader" \
     GIT_CONFIG_VALUE_0="$header" git "$@"
 }
 
 fields() {
-  # fields COMMAND...: run an mlgate command with --field options and read its lines into FIELDS.
+  # fields COMMAND...: run an mlgate command with --field options and read its lines into FIELDS, one
+  # element a line; an empty (null) field, the last one too, stays an empty element.
   local output
-  output="$("$@")" || return
+  output="$("$@" && echo .)" || return  # the dot keeps trailing empty lines from $(...)
+  output="${output%.}"
   # shellcheck disable=SC2034  # FIELDS is the answer, read by the caller
-  mapfile -t FIELDS <<< "$output"
+  mapfile -t FIELDS <<< "${output%$'\n'}"
 }

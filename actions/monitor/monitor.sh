@@ -10,10 +10,6 @@ resolve_batch || exit 2
 retrain="${MLGATE_RETRAIN:-$MLGATE_PARAMS_RETRAIN}"
 if [ "$retrain" != auto ]; then retrain=off; fi
 
-# The reference of the workspace (no registry); with a registry, mlgate reads the version's own files.
-dvc pull -q reports/reference_profile.json reports/metrics.json reports/predictions.parquet \
-  models/model.json models/model.skops > /dev/null 2>&1 || echo "dvc pull of the reference outputs failed; continuing"
-
 args=(--current "$batch" --out "$MLGATE_OUT")
 if [ -n "$MLGATE_ALIAS" ]; then args+=(--alias "$MLGATE_ALIAS"); fi
 status="$(mlgate monitor "${args[@]}" --field status)"  # the findings go to the log (stderr) as well

@@ -104,7 +104,7 @@ def monitor(
     """Check a production batch against a model version's reference; write monitor.json and monitor.md."""
     from mlgate.monitor.run import run_monitor
 
-    return run_monitor(project, current, alias, out or project.files.monitor)
+    return run_monitor(project, current, alias, out or project.files.monitor)  # the one default
 
 
 def monitor_exit_code(result: dict[str, Any]) -> int:
@@ -198,14 +198,17 @@ def read_report(path: Path) -> dict[str, Any]:
     import json
 
     from mlgate.errors import ConfigError
+    from mlgate.fsio import shown
     from mlgate.report.build import FORMAT
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{shown(path)}: file not found") from None
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read a JSON report: {exc}") from None
+        raise ConfigError(f"{shown(path)}: cannot read a JSON report: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or "gate" not in data:
-        raise ConfigError(f"{path}: not a report of `mlgate report --format json` ({FORMAT})")
+        raise ConfigError(f"{shown(path)}: not a report of `mlgate report --format json` ({FORMAT})")
     return data
 
 

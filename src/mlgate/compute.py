@@ -22,8 +22,6 @@ from mlgate.metrics import Predictions, metric_block, model_outputs
 class Engine(Protocol):
     """The data-sized work of the stages."""
 
-    name: str
-
     def load(self, source: str, root: Path) -> pd.DataFrame: ...
 
     def split(
@@ -43,8 +41,6 @@ class Engine(Protocol):
 
 class LocalEngine:
     """Everything in this process, in memory."""
-
-    name = "local"
 
     def load(self, source: str, root: Path) -> pd.DataFrame:
         """The whole source as one DataFrame."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -35,6 +35,24 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+MISSING = object()
+
+
+def dotted_get(data: Any, key: str, default: Any = MISSING) -> Any:
+    """The value at a dotted key (`model.params.max_depth`, `tags.0`); absent: `default`, else KeyError."""
+    value = data
+    for part in key.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif default is MISSING:
+            raise KeyError(key)
+        else:
+            return default
+    return value
+
+
 def dotted(path: FieldPath) -> str:
     """Render a field path the way users write it: `model.params.max_depth`, `slices[0]`."""
     text = ""
@@ -46,27 +64,39 @@ def dotted(path: FieldPath) -> str:
     return text or "(top level)"
 
 
-def _line_marks(node: yaml.Node, path: FieldPath = ()) -> dict[FieldPath, int]:
-    """Map every field path in a composed YAML tree to its 1-based line."""
-    marks = {path: node.start_mark.line + 1}
+def _nodes(node: yaml.Node, path: FieldPath = ()) -> Iterator[tuple[FieldPath, yaml.Node, yaml.Node]]:
+    """Every field path of a composed YAML tree with the node that marks its line and its value node."""
+    yield path, node, node
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            child = (*path, key.value)
-            marks.update(_line_marks(value, child))
-            marks[child] = key.start_mark.line + 1
+            for child, mark, found in _nodes(value, (*path, key.value)):
+                yield child, key if child == (*path, key.value) else mark, found
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            marks.update(_line_marks(item, (*path, index)))
-    return marks
+            yield from _nodes(item, (*path, index))
 
 
 class YamlDocument:
     """A parsed YAML file that remembers which line each field came from."""
 
-    def __init__(self, path: str | Path, data: Any, marks: dict[FieldPath, int]) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        data: Any,
+        marks: dict[FieldPath, int],
+        spans: dict[FieldPath, tuple[int, int]] | None = None,
+        text: str = "",
+    ) -> None:
         self.path = Path(path)
         self.data = data
         self.marks = marks
+        self.spans = spans or {}
+        self.text = text
+
+    def source(self, path: FieldPath) -> str | None:
+        """A field's value as written in the file (`0.00001`, not `1e-05`); None when it is not there."""
+        span = self.spans.get(path)
+        return None if span is None else self.text[span[0] : span[1]].strip()
 
     def line_of(self, path: FieldPath) -> int:
         """Return the line of the deepest part of `path` that exists in the file."""
@@ -106,8 +136,12 @@ def parse_yaml(text: str | bytes, source: str | Path) -> YamlDocument:
         raise ConfigError(f"{source}:{line}: invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: invalid YAML: {exc}") from None
-    marks: dict[FieldPath, int] = _line_marks(node) if node is not None else {(): 1}
-    return YamlDocument(source, data, marks)
+    if node is None:
+        return YamlDocument(source, data, {(): 1})
+    found = list(_nodes(node))
+    marks = {path: mark.start_mark.line + 1 for path, mark, _ in found}
+    spans = {path: (value.start_mark.index, value.end_mark.index) for path, _, value in found}
+    return YamlDocument(source, data, marks, spans, text)
 
 
 def read_yaml(path: str | Path, shown: str | None = None) -> YamlDocument:
@@ -185,7 +219,7 @@ def default_section(name: str) -> dict[str, Any]:
 
 
 def load_params(
-    path: str | Path, columns: ColumnSource | None = None, shown: str | None = None
+    path: str | Path, columns: ColumnSource | None = None, shown: str | None = None, expectations: bool = True
 ) -> dict[str, Any]:
     """Load and validate params.yaml; return it with every default filled in.
 
@@ -198,8 +232,10 @@ def load_params(
     validate_document(document, PARAMS_SCHEMA)
     params: dict[str, Any] = apply_defaults(load_schema(PARAMS_SCHEMA), document.data)
     problems = _data_problems(params) + _metric_problems(params) + _gate_problems(params)
+    problems += _serve_problems(params)
     known = columns(params) if columns is not None else None
-    problems += _serve_problems(params) + (_column_problems(params, known) if known is not None else [])
+    if known is not None:
+        problems += _column_problems(params, known, expectations)
     document.raise_problems(problems)
     return params
 
@@ -266,17 +302,18 @@ def _serve_problems(params: dict[str, Any]) -> list[Problem]:
     return []
 
 
-def _column_problems(params: dict[str, Any], columns: Collection[str]) -> list[Problem]:
-    """Fields that name data columns, against the columns of the data."""
+def _column_problems(params: dict[str, Any], columns: Collection[str], expectations: bool) -> list[Problem]:
+    """Fields that name data columns, against the columns of the data (the expectations too, unless the
+    caller checks them on the data itself, as the data stage does with a message per failing column)."""
     known = set(columns)
-    expectations = params["data"]["expectations"]
     named: list[tuple[FieldPath, str]] = [
         (("evaluate", "slices", index), column) for index, column in enumerate(params["evaluate"]["slices"])
     ]
-    named += [(("data", "expectations", "columns", column), column) for column in expectations["columns"]]
+    rules = params["data"]["expectations"] if expectations else {"columns": {}, "required_columns": []}
+    named += [(("data", "expectations", "columns", column), column) for column in rules["columns"]]
     named += [
         (("data", "expectations", "required_columns", index), column)
-        for index, column in enumerate(expectations["required_columns"])
+        for index, column in enumerate(rules["required_columns"])
     ]
     return [
         (where, f"{column!r} is not a column of the data") for where, column in named if column not in known

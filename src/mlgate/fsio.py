@@ -24,6 +24,15 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp alone gives 0600
 
 
+def shown(path: Path) -> str:
+    """A path as messages show it: relative to the working directory when it lies below it."""
+    here = Path.cwd()
+    absolute = path if path.is_absolute() else here / path
+    if here == Path(here.anchor) or not absolute.is_relative_to(here):
+        return absolute.as_posix()
+    return absolute.relative_to(here).as_posix()
+
+
 def sha256_file(path: str | Path) -> str:
     """Return the hex sha256 of a file's bytes."""
     digest = hashlib.sha256()

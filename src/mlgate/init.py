@@ -10,8 +10,9 @@ from mlgate import __version__
 from mlgate.config import default_section
 from mlgate.errors import GitError
 from mlgate.fsio import atomic_write_text
-from mlgate.project import LAYOUT, Project
-from mlgate.registry.document import Registry, dumps
+from mlgate.layout import LAYOUT
+from mlgate.project import Project
+from mlgate.registry.document import Registry, dumps, lock_path
 from mlgate.registry.lineage import default_model_name
 from mlgate.vcs import default_branch, dvc, remote_tag_commit, toplevel
 
@@ -21,7 +22,13 @@ WORKFLOWS = ("mlgate.yml", "mlgate-deploy.yml", "mlgate-promote.yml")
 GITIGNORE_HEADER = (
     "# mlgate: pipeline outputs live in DVC; the registry lock and the workflow's mlgate checkout are local"
 )
-GITIGNORE_ENTRIES = ("/data/prepared/", "/models/", "/reports/", ".registry.yaml.lock", ".mlgate-src/")
+# Pipeline outputs (DVC keeps them), the registry's write lock, and the workflows' mlgate checkout.
+OUTPUT_FOLDERS = (LAYOUT.train.parent, LAYOUT.model.parent, LAYOUT.metrics.parent)
+GITIGNORE_ENTRIES = (
+    *(f"/{folder.as_posix()}/" for folder in OUTPUT_FOLDERS),
+    lock_path(default_section("registry")["path"]).name,
+    ".mlgate-src/",
+)
 
 
 @dataclass
@@ -30,7 +37,6 @@ class InitResult:
 
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
 
 
 def release_tag(version: str = __version__) -> str:
@@ -38,11 +44,11 @@ def release_tag(version: str = __version__) -> str:
     return f"v{version}"
 
 
-def resolve_release(repository: str, tag: str) -> str:
+def resolve_release(root: Path, repository: str, tag: str) -> str:
     """The commit a release tag of the mlgate repository points at, read with `git ls-remote`."""
     url = f"https://github.com/{repository}.git"
     try:
-        return remote_tag_commit(url, tag)
+        return remote_tag_commit(root, url, tag)
     except GitError as exc:
         raise GitError(
             f"cannot find the commit of mlgate {tag} at {url} ({exc}); "
@@ -127,7 +133,7 @@ def init_project(project: Project, repository: str = MLGATE_REPOSITORY, ref: str
     result = InitResult()
     workflows_missing = any(not (root / ".github/workflows" / name).exists() for name in WORKFLOWS)
     if workflows_missing and ref is None:
-        ref = resolve_release(repository, release_tag())
+        ref = resolve_release(root, repository, release_tag())
     for name, content in _files(top, repository, ref).items():
         target = root / name
         if target.exists() or content is None:

@@ -3,12 +3,17 @@
 A bootstrap resample is a row of counts `W[b, i]` (how often row i was drawn). Every metric here is
 computed for all resamples at once from such a weight matrix with matrix products, which is what makes
 1,000 resamples of 100k+ rows cheap. A point estimate is the same computation with `W = ones`.
+
+Each metric equals scikit-learn's on the rows a resample drew (weight > 0), with the counts as
+`sample_weight` (tests/test_metrics_property.py). For multiclass precision, recall and f1 the average
+runs over the labels present in those rows' truth or predictions, as scikit-learn's does; one-vs-rest
+roc_auc leaves out a class with no positives or no negatives there, where scikit-learn has no value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +36,11 @@ HIGHER_IS_BETTER = {
     "mae": False,
     "r2": True,
 }
+# The value no model can beat: a metric there on both sides cannot show a regression.
+BEST_VALUE = {"accuracy": 1.0, "precision": 1.0, "recall": 1.0, "f1": 1.0, "roc_auc": 1.0}
+BEST_VALUE |= {"log_loss": 0.0, "rmse": 0.0, "mae": 0.0, "r2": 1.0}
+AVERAGED = ("precision", "recall", "f1", "roc_auc")  # averaged over classes for multiclass
+AVERAGES = ("macro", "weighted", "micro")
 DEFAULT_PRIMARY = {"classification": "roc_auc", "regression": "rmse"}
 NEEDS_PROBA = {"roc_auc", "log_loss"}
 PROBA_PREFIX = "proba_"
@@ -48,27 +58,49 @@ def primary_metric(params: dict[str, Any]) -> str:
     return str(params["evaluate"]["primary"] or DEFAULT_PRIMARY[params["model"]["task"]])
 
 
+def display_name(name: str, average: str | None) -> str:
+    """A metric as the report names it: `f1 (macro)` when it is averaged over classes."""
+    return f"{name} ({average})" if average and name in AVERAGED else name
+
+
 @dataclass(frozen=True)
 class Predictions:
-    """Test-set outcomes in a form every metric reads: class indices or values, and probabilities."""
+    """Test-set outcomes in a form every metric reads: class indices or values, and probabilities.
+
+    `labels` is how many classes the model knows; with more than two, `average` says how precision,
+    recall, f1 and roc_auc average over them (macro, weighted or micro).
+    """
 
     task: str
     y_true: np.ndarray  # class index (classification) or value (regression)
     y_pred: np.ndarray
     proba: np.ndarray | None = None  # rows × classes, classification only
+    labels: int = 0  # 0: as many as the probabilities have columns, else as the class indices reach
+    average: str = "macro"
+
+    def __post_init__(self) -> None:
+        if self.task == "classification" and not self.labels:
+            known = self.proba.shape[1] if self.proba is not None else 0
+            reached = int(max(self.y_true.max(), self.y_pred.max())) + 1 if self.rows else 0
+            object.__setattr__(self, "labels", max(known, reached))
 
     @property
     def rows(self) -> int:
         return len(self.y_true)
 
     @property
-    def n_classes(self) -> int:
-        return 0 if self.proba is None else self.proba.shape[1]
+    def multiclass(self) -> bool:
+        return self.labels > 2
+
+    @property
+    def class_average(self) -> str | None:
+        """The averaging that applies: None for a binary model or a regression."""
+        return self.average if self.multiclass else None
 
     def take(self, mask: np.ndarray) -> Predictions:
         """The predictions of a subset of rows."""
         proba = None if self.proba is None else self.proba[mask]
-        return Predictions(self.task, self.y_true[mask], self.y_pred[mask], proba)
+        return replace(self, y_true=self.y_true[mask], y_pred=self.y_pred[mask], proba=proba)
 
 
 def _onehot(index: np.ndarray, k: int) -> np.ndarray:
@@ -79,62 +111,73 @@ def _onehot(index: np.ndarray, k: int) -> np.ndarray:
 
 def _confusion_counts(p: Predictions, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weighted true positives, predicted and actual counts per class: each B × classes."""
-    k = max(p.n_classes, int(max(p.y_true.max(), p.y_pred.max())) + 1)
-    actual, predicted = _onehot(p.y_true, k), _onehot(p.y_pred, k)
+    actual, predicted = _onehot(p.y_true, p.labels), _onehot(p.y_pred, p.labels)
     return w @ (actual * predicted), w @ predicted, w @ actual
 
 
-def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """Divide, with 0 where the denominator is 0 (scikit-learn's zero_division=0)."""
-    return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
+def _divide(num: np.ndarray, den: np.ndarray, empty: float = 0.0) -> np.ndarray:
+    """Divide, with `empty` where the denominator is 0 (0 is scikit-learn's zero_division)."""
+    return np.divide(num, den, out=np.full(np.shape(num), empty, dtype=float), where=den > 0)
 
 
-def _per_class(p: Predictions, w: np.ndarray, kind: str) -> np.ndarray:
-    tp, predicted, actual = _confusion_counts(p, w)
-    precision, recall = _divide(tp, predicted), _divide(tp, actual)
-    if kind == "precision":
-        values = precision
-    elif kind == "recall":
-        values = recall
-    else:
-        values = _divide(2 * tp, predicted + actual)
-    if tp.shape[1] == 2:  # binary: the positive class is the second one
-        return values[:, 1]
-    return values.mean(axis=1)
+def _per_class(p: Predictions, w: np.ndarray, kind: str, shared: dict[str, Any]) -> np.ndarray:
+    """Precision, recall or f1: of the positive (second) class when binary, else averaged over classes."""
+    if "counts" not in shared:  # one confusion count serves precision, recall and f1
+        shared["counts"] = _confusion_counts(p, w)
+    tp, predicted, actual = shared["counts"]
+    num, den = {"precision": (tp, predicted), "recall": (tp, actual)}.get(kind, (2 * tp, predicted + actual))
+    if not p.multiclass:
+        return _divide(num[:, 1], den[:, 1])
+    if p.average == "micro":
+        return _divide(num.sum(axis=1), den.sum(axis=1))
+    values = _divide(num, den)
+    weights = actual if p.average == "weighted" else ((predicted + actual) > 0).astype(float)
+    return _divide((values * weights).sum(axis=1), weights.sum(axis=1))
 
 
 def _auc(score: np.ndarray, positive: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted ROC AUC for every resample, with ties counted half as sklearn does."""
+    """Weighted ROC AUC for every resample, with ties counted half as sklearn does; NaN when undefined."""
     order = np.argsort(score, kind="stable")
     sorted_score = score[order]
     starts = np.flatnonzero(np.r_[True, sorted_score[1:] != sorted_score[:-1]])
     w_sorted = w[:, order]
     pos = positive[order].astype(float)
-    group_pos = np.add.reduceat(w_sorted * pos, starts, axis=1)
-    group_neg = np.add.reduceat(w_sorted * (1.0 - pos), starts, axis=1)
+    group_pos, group_neg = w_sorted * pos, w_sorted * (1.0 - pos)
+    if len(starts) < len(score):  # tied scores form one group each
+        group_pos, group_neg = (
+            np.add.reduceat(group_pos, starts, axis=1),
+            np.add.reduceat(group_neg, starts, axis=1),
+        )
     neg_below = np.cumsum(group_neg, axis=1) - group_neg
     area = (group_pos * (neg_below + 0.5 * group_neg)).sum(axis=1)
     total = group_pos.sum(axis=1) * group_neg.sum(axis=1)
-    return np.divide(area, total, out=np.full(len(w), np.nan), where=total > 0)
+    return _divide(area, total, empty=np.nan)
+
+
+def class_aucs(p: Predictions, w: np.ndarray) -> np.ndarray:
+    """One-vs-rest AUC of every class, classes × B; NaN for a class with no positives or no negatives."""
+    assert p.proba is not None
+    return np.vstack([_auc(p.proba[:, c], p.y_true == c, w) for c in range(p.labels)])
 
 
 def _roc_auc(p: Predictions, w: np.ndarray) -> np.ndarray:
     assert p.proba is not None
-    if p.n_classes == 2:
+    if not p.multiclass:
         return _auc(p.proba[:, 1], p.y_true == 1, w)
-    per_class = [_auc(p.proba[:, c], p.y_true == c, w) for c in range(p.n_classes)]
-    stacked = np.vstack(per_class)
-    counts = (~np.isnan(stacked)).sum(axis=0)
-    sums = np.nansum(stacked, axis=0)
-    return np.divide(sums, counts, out=np.full(len(w), np.nan), where=counts > 0)
+    if p.average == "micro":
+        truth = _onehot(p.y_true, p.labels).ravel() > 0
+        return _auc(p.proba.ravel(), truth, np.repeat(w, p.labels, axis=1))
+    aucs = class_aucs(p, w)
+    defined = ~np.isnan(aucs)
+    support = (w @ _onehot(p.y_true, p.labels)).T if p.average == "weighted" else np.ones_like(aucs)
+    weights = np.where(defined, support, 0.0)
+    return _divide((np.where(defined, aucs, 0.0) * weights).sum(axis=0), weights.sum(axis=0), np.nan)
 
 
 def _log_loss(p: Predictions, w: np.ndarray) -> np.ndarray:
     assert p.proba is not None
     eps = np.finfo(p.proba.dtype).eps
-    proba = np.clip(p.proba, eps, 1 - eps)
-    proba = proba / proba.sum(axis=1, keepdims=True)
-    loss = -np.log(proba[np.arange(p.rows), p.y_true])
+    loss = -np.log(np.clip(p.proba[np.arange(p.rows), p.y_true], eps, 1 - eps))
     return (w @ loss) / w.sum(axis=1)
 
 
@@ -143,23 +186,27 @@ def _squared(p: Predictions, w: np.ndarray) -> np.ndarray:
 
 
 def _r2(p: Predictions, w: np.ndarray) -> np.ndarray:
-    n = w.sum(axis=1)
-    mean = (w @ p.y_true) / n
-    total = w @ p.y_true**2 - n * mean**2
+    """1 − residual / total sum of squares, as scikit-learn computes it: for a constant truth 1 when the fit
+    is perfect and 0 otherwise, and undefined (NaN) on fewer than two rows."""
+    mean = (w @ p.y_true) / w.sum(axis=1)
+    total = np.einsum("bi,bi->b", w, (p.y_true[None, :] - mean[:, None]) ** 2)
     residual = w @ (p.y_true - p.y_pred) ** 2
-    return 1.0 - np.divide(residual, total, out=np.full(len(w), np.nan), where=total > 0)
+    value = np.where(total > 0, 1.0 - _divide(residual, total), np.where(residual > 0, 0.0, 1.0))
+    return np.where((w > 0).sum(axis=1) >= 2, value, np.nan)
 
 
-SCORERS: dict[str, Callable[[Predictions, np.ndarray], np.ndarray]] = {
-    "accuracy": lambda p, w: (w @ (p.y_true == p.y_pred).astype(float)) / w.sum(axis=1),
-    "precision": lambda p, w: _per_class(p, w, "precision"),
-    "recall": lambda p, w: _per_class(p, w, "recall"),
-    "f1": lambda p, w: _per_class(p, w, "f1"),
-    "roc_auc": _roc_auc,
-    "log_loss": _log_loss,
-    "rmse": lambda p, w: np.sqrt(_squared(p, w)),
-    "mae": lambda p, w: (w @ np.abs(p.y_true - p.y_pred)) / w.sum(axis=1),
-    "r2": _r2,
+# Each scorer takes the predictions, the weights (resamples × rows) and a dict that the metrics of one
+# `score` call share their intermediate results in.
+SCORERS: dict[str, Callable[[Predictions, np.ndarray, dict[str, Any]], np.ndarray]] = {
+    "accuracy": lambda p, w, _: (w @ (p.y_true == p.y_pred).astype(float)) / w.sum(axis=1),
+    "precision": lambda p, w, shared: _per_class(p, w, "precision", shared),
+    "recall": lambda p, w, shared: _per_class(p, w, "recall", shared),
+    "f1": lambda p, w, shared: _per_class(p, w, "f1", shared),
+    "roc_auc": lambda p, w, _: _roc_auc(p, w),
+    "log_loss": lambda p, w, _: _log_loss(p, w),
+    "rmse": lambda p, w, _: np.sqrt(_squared(p, w)),
+    "mae": lambda p, w, _: (w @ np.abs(p.y_true - p.y_pred)) / w.sum(axis=1),
+    "r2": lambda p, w, _: _r2(p, w),
 }
 
 
@@ -168,12 +215,24 @@ def score(
 ) -> dict[str, np.ndarray]:
     """Every named metric for each row of `weights` (resamples × rows); ones when omitted."""
     w = np.ones((1, predictions.rows)) if weights is None else weights
-    return {name: SCORERS[name](predictions, w) for name in names}
+    shared: dict[str, Any] = {}
+    return {name: SCORERS[name](predictions, w, shared) for name in names}
 
 
 def point_scores(names: list[str], predictions: Predictions) -> dict[str, float]:
     """Every named metric on the rows as they are."""
     return {name: float(values[0]) for name, values in score(names, predictions).items()}
+
+
+def averaged_over(name: str, p: Predictions) -> int | None:
+    """How many classes a class-averaged metric averaged over on these rows; None when not averaged."""
+    if not p.multiclass or name not in AVERAGED or p.average == "micro":
+        return None
+    if name == "roc_auc":
+        ones = np.ones((1, p.rows))
+        return int((~np.isnan(class_aucs(p, ones))).sum()) if p.proba is not None else None
+    present = np.union1d(p.y_true, p.y_pred)
+    return len(present) if p.average == "macro" else len(np.unique(p.y_true))
 
 
 def resample_weights(rows: int, samples: int, seed: int) -> Iterator[np.ndarray]:
@@ -236,7 +295,7 @@ def class_indices(values: Any, classes: list[Any]) -> np.ndarray:
     return np.array([position.get(str(label), -1) for label in labels], dtype=int)[inverse.ravel()]
 
 
-def predictions_from_frame(frame: Any, task: str, classes: list[Any]) -> Predictions:
+def predictions_from_frame(frame: Any, task: str, classes: list[Any], average: str = "macro") -> Predictions:
     """A predictions table (target, prediction, proba_<class>) as the arrays the metrics read."""
     if task == "regression":
         return Predictions(task, frame["target"].to_numpy(float), frame["prediction"].to_numpy(float))
@@ -247,7 +306,7 @@ def predictions_from_frame(frame: Any, task: str, classes: list[Any]) -> Predict
         raise DataValidationError(f"the test set has classes the model never saw: {', '.join(unknown)}")
     columns = [proba_column(label) for label in classes]
     proba = frame[columns].to_numpy(float) if all(c in frame for c in columns) else None
-    return Predictions(task, y_true, y_pred, proba)
+    return Predictions(task, y_true, y_pred, proba, labels=len(classes), average=average)
 
 
 def usable_metrics(names: list[str], predictions: Predictions) -> list[str]:
@@ -267,4 +326,7 @@ def metric_block(names: list[str], predictions: Predictions, bootstrap: dict[str
             )
         for name, (low, high) in intervals.items():
             block[name].update(ci_low=low, ci_high=high)
+    for name in names:
+        if (used := averaged_over(name, predictions)) is not None:
+            block[name].update(classes=used, of=predictions.labels)
     return block

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.errors import ModelIntegrityError
-from mlgate.fsio import sha256_file
+from mlgate.fsio import sha256_file, shown
 
 # Types beyond skops' defaults that scikit-learn's own estimators need. This list is mlgate's
 # decision, made in code: it is never read from a model file. `serve.trusted_types` adds to it.
@@ -83,33 +83,34 @@ def canonical_skops(archive: bytes) -> bytes:
     return output.getvalue()
 
 
-def read_card(card_path: str | Path) -> dict[str, Any]:
+def read_card(card_path: Path) -> dict[str, Any]:
     """Read the model card (models/model.json) written next to the model by the train stage."""
     try:
-        card: dict[str, Any] = json.loads(Path(card_path).read_text(encoding="utf-8"))
+        card: dict[str, Any] = json.loads(card_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ModelIntegrityError(f"{card_path}: model card not found; run the train stage first") from None
+        raise ModelIntegrityError(
+            f"{shown(card_path)}: model card not found; run the train stage first"
+        ) from None
     except (OSError, ValueError) as exc:
-        raise ModelIntegrityError(f"{card_path}: unreadable model card: {exc}") from None
+        raise ModelIntegrityError(f"{shown(card_path)}: unreadable model card: {exc}") from None
     return card
 
 
-def verify_sha256(model_path: str | Path, expected: str, source: str) -> None:
+def verify_sha256(model_path: Path, expected: str, source: str) -> None:
     """Refuse a model file whose sha256 differs from the one recorded in `source`."""
-    path = Path(model_path)
-    if not path.is_file():
-        raise ModelIntegrityError(f"{path}: model file not found")
-    actual = sha256_file(path)
+    if not model_path.is_file():
+        raise ModelIntegrityError(f"{shown(model_path)}: model file not found")
+    actual = sha256_file(model_path)
     if actual != expected:
         raise ModelIntegrityError(
-            f"{path}: sha256 {actual[:12]}… does not match {expected[:12]}… recorded in {source}; "
-            "the file was changed or corrupted, refusing to load it"
+            f"{shown(model_path)}: sha256 {actual[:12]}… does not match {expected[:12]}… recorded in "
+            f"{source}; the file was changed or corrupted, refusing to load it"
         )
 
 
 def load_model(
-    model_path: str | Path,
-    card_path: str | Path,
+    model_path: Path,
+    card_path: Path,
     extra_trusted: list[str] | tuple[str, ...] = (),
     registry_sha256: str | None = None,
 ) -> tuple[Any, dict[str, Any]]:
@@ -117,21 +118,22 @@ def load_model(
     import skops.io as sio
 
     card = read_card(card_path)
-    verify_sha256(model_path, card["sha256"], str(card_path))
+    verify_sha256(model_path, card["sha256"], shown(card_path))
     if registry_sha256 is not None:
         verify_sha256(model_path, registry_sha256, "the registry")
+    name = shown(model_path)
     trusted = set(TRUSTED_TYPES) | set(extra_trusted)
     try:
-        untrusted = [name for name in sio.get_untrusted_types(file=model_path) if name not in trusted]
+        untrusted = [t for t in sio.get_untrusted_types(file=model_path) if t not in trusted]
     except Exception as exc:  # skops raises many types on a malformed archive
-        raise ModelIntegrityError(f"{model_path}: not a valid skops file: {exc}") from None
+        raise ModelIntegrityError(f"{name}: not a valid skops file: {exc}") from None
     if untrusted:
         raise ModelIntegrityError(
-            f"{model_path}: contains untrusted type(s) {', '.join(untrusted)}; "
+            f"{name}: contains untrusted type(s) {', '.join(untrusted)}; "
             "if you trust them, list them in params.yaml serve.trusted_types"
         )
     try:
         model = sio.load(model_path, trusted=sorted(trusted))
     except Exception as exc:
-        raise ModelIntegrityError(f"{model_path}: cannot load: {exc}") from None
+        raise ModelIntegrityError(f"{name}: cannot load: {exc}") from None
     return model, card

@@ -1,15 +1,14 @@
 """The project: its root folder, and every path mlgate reads or writes there, declared once.
 
-`LAYOUT` holds the paths relative to the root, which is also how git and dvc.lock name them; a
-`Project` resolves them under its root. Every library function takes a Project, so the working
+`LAYOUT` (mlgate.layout) holds the paths relative to the root, which is also how git and dvc.lock name
+them; a `Project` resolves them under its root. Every library function takes a Project, so the working
 directory never decides where a file is (`mlgate -C DIR` sets the root).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,40 +16,8 @@ from typing import Any
 from mlgate import __version__
 from mlgate.config import default_section, load_params
 from mlgate.errors import ConfigError
-from mlgate.fsio import atomic_write_text
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where each file lives, relative to the project root."""
-
-    params: Path = Path("params.yaml")
-    dvc_yaml: Path = Path("dvc.yaml")
-    dvc_lock: Path = Path("dvc.lock")
-    version: Path = Path(".mlgate/version")
-    raw: Path = Path("data/raw")
-    train: Path = Path("data/prepared/train.parquet")
-    test: Path = Path("data/prepared/test.parquet")
-    schema: Path = Path("data/prepared/schema.json")
-    data_report: Path = Path("reports/data.json")
-    profile: Path = Path("reports/reference_profile.json")
-    metrics: Path = Path("reports/metrics.json")
-    predictions: Path = Path("reports/predictions.parquet")
-    plots: Path = Path("reports/plots")
-    model: Path = Path("models/model.skops")
-    card: Path = Path("models/model.json")
-    monitor: Path = Path("reports/monitor")
-
-    def under(self, root: Path) -> Layout:
-        """The same layout with every path under `root`."""
-        return Layout(**{item.name: root / getattr(self, item.name) for item in fields(self)})
-
-    def plot(self, name: str) -> Path:
-        """One plot file of the evaluate stage, e.g. `roc.json`."""
-        return self.plots / name
-
-
-LAYOUT = Layout()
+from mlgate.fsio import atomic_write_text, shown
+from mlgate.layout import LAYOUT, Layout
 
 
 @dataclass(frozen=True)
@@ -83,9 +50,16 @@ class Project:
 
     def shown(self, path: str | Path) -> str:
         """A path as messages show it: relative to the working directory when it lies below it."""
+        return shown(self.resolve(path))
+
+    def relative(self, path: str | Path) -> str:
+        """A path as files record it: relative to the root when it lies below it, else absolute."""
         target = self.resolve(path)
-        relative = os.path.relpath(target, Path.cwd())
-        return target.as_posix() if relative.startswith("..") else Path(relative).as_posix()
+        return (
+            target.relative_to(self.root).as_posix()
+            if target.is_relative_to(self.root)
+            else target.as_posix()
+        )
 
     @property
     def has_params(self) -> bool:
@@ -100,14 +74,15 @@ class Project:
         """params.yaml validated also against the data's columns, when they are known."""
         return load_params(self.params_file, lambda _: columns, shown=self.shown(self.params_file))
 
-    def params_against_source(self) -> dict[str, Any]:
-        """params.yaml validated also against the columns of its source, read from the source's header."""
+    def params_against_source(self, expectations: bool = True) -> dict[str, Any]:
+        """params.yaml validated also against the columns of its source, read from the source's header;
+        with `expectations` off, the expectations' columns are left to the data stage's own check."""
         from mlgate.datasets.sources import header_columns
 
         def columns(params: dict[str, Any]) -> list[str] | None:
             return header_columns(params["data"]["source"], self.root)
 
-        return load_params(self.params_file, columns, shown=self.shown(self.params_file))
+        return load_params(self.params_file, columns, self.shown(self.params_file), expectations)
 
     def section(self, name: str) -> dict[str, Any]:
         """One section of params.yaml; its schema defaults when the project has no params.yaml."""

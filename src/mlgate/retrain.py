@@ -17,7 +17,8 @@ import pandas as pd
 from mlgate.datasets.sources import load_source, load_table
 from mlgate.errors import ConfigError, DataValidationError, GitError
 from mlgate.fsio import atomic_write
-from mlgate.project import LAYOUT, Project
+from mlgate.layout import LAYOUT
+from mlgate.project import Project
 from mlgate.validate import validate_project
 from mlgate.vcs import dvc, git, git_or_none
 
@@ -149,6 +150,8 @@ def materialise_data(project: Project, to: Path | None = None, dvc_track: bool =
     target = to or project.files.raw / f"{source.rsplit(':', 1)[-1]}.csv"
     if target.suffix.lower() != ".csv":
         raise ConfigError(f"--to {project.shown(target)}: expected a .csv path")
+    if not target.resolve().is_relative_to(project.root):
+        raise ConfigError(f"--to {project.shown(target)}: the data file must lie inside the project folder")
     frame = load_source(source, project.root)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, lambda temp: frame.to_csv(temp, index=False))

@@ -6,18 +6,11 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from mlgate.config import YamlDocument, read_yaml
+from mlgate.config import YamlDocument, dotted_get, read_yaml
 from mlgate.errors import ConfigError
 from mlgate.project import Project
 
-
-def _has_key(data: Any, dotted_key: str) -> bool:
-    node = data
-    for part in dotted_key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
+ABSENT = object()  # what dotted_get answers for a key params.yaml does not set
 
 
 def _param_keys(entry: Any, params_file: str) -> list[str]:
@@ -54,7 +47,7 @@ def _stage_problems(
         problems.append(str(dvc.error(("stages", name, "cmd"), "every stage must call an mlgate command")))
     for index, entry in enumerate(stage.get("params") or []):
         for key in _param_keys(entry, params_file):
-            if not _has_key(raw_params, key):
+            if dotted_get(raw_params, key, ABSENT) is ABSENT:
                 where = ("stages", name, "params", index)
                 problems.append(str(dvc.error(where, f"{key!r} is not set in {params_file}")))
     return problems

@@ -18,27 +18,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.config import parse_yaml
+from mlgate.config import dotted_get, parse_yaml
 from mlgate.errors import GitError, MissingDependencyError
 
-TIMEOUT = 900  # a `dvc repro` of a base revision is the longest command run here
+NETWORK_TIMEOUT = 60  # seconds for a command that asks a remote; local ones (a training) run unbounded
 Reader = Callable[[str], bytes | None]
 
 
-def run(args: list[str], cwd: Path, what: str, timeout: float = TIMEOUT) -> str:
-    """Run a git or DVC command to completion; a failure becomes a GitError with the tool's last lines."""
+def _completed(args: list[str], cwd: Path, what: str, timeout: float | None, text: bool) -> Any:
     try:
-        result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(args, cwd=cwd, capture_output=True, text=text, timeout=timeout)
     except FileNotFoundError:
         raise MissingDependencyError(
             f"{Path(args[0]).name} is not installed; it is needed to {what}"
         ) from None
     except subprocess.TimeoutExpired:
         raise GitError(f"`{_shown(args)}` did not finish within {timeout:g}s ({what})") from None
+
+
+def run(args: list[str], cwd: Path, what: str, timeout: float | None = None) -> str:
+    """Run a git or DVC command to completion; a failure becomes a GitError with the tool's last lines."""
+    result = _completed(args, cwd, what, timeout, text=True)
     if result.returncode != 0:
         tail = "\n".join((result.stderr.strip() or result.stdout.strip()).splitlines()[-15:])
         raise GitError(f"`{_shown(args)}` failed ({what}):\n{tail}".rstrip())
-    return result.stdout
+    return str(result.stdout)
 
 
 def _shown(args: list[str]) -> str:
@@ -47,7 +51,7 @@ def _shown(args: list[str]) -> str:
 
 def git(root: Path, *args: str, what: str = "read the git repository") -> str:
     """Run git in `root` and return its stdout; GitError with git's message when it fails."""
-    return run(["git", *args], root, what, timeout=120)
+    return run(["git", *args], root, what)
 
 
 def git_or_none(root: Path, *args: str) -> str | None:
@@ -83,9 +87,10 @@ def resolve_rev(root: Path, rev: str) -> str:
 
 
 def read_at(root: Path, rev: str, path: str) -> bytes | None:
-    """A git-tracked file's bytes at a revision, or None when it is not there."""
-    result = subprocess.run(["git", "show", f"{rev}:./{path}"], cwd=root, capture_output=True, timeout=120)
-    return result.stdout if result.returncode == 0 else None
+    """A git-tracked file's bytes at a revision; None when it is not there (or is a folder)."""
+    args = ["git", "cat-file", "blob", f"{rev}:./{path}"]
+    result = _completed(args, root, "read a file at a revision", None, text=False)
+    return bytes(result.stdout) if result.returncode == 0 else None
 
 
 def origin_slug(root: Path) -> str | None:
@@ -103,16 +108,12 @@ def default_branch(root: Path) -> str:
     return git_or_none(root, "symbolic-ref", "--short", "HEAD") or "main"
 
 
-def remote_tag_commit(url: str, tag: str) -> str:
+def remote_tag_commit(root: Path, url: str, tag: str) -> str:
     """The commit a tag of a remote repository points at (peeled), read with `git ls-remote`."""
-    listing = run(
-        ["git", "ls-remote", url, f"refs/tags/{tag}", f"refs/tags/{tag}^{{}}"],
-        Path.cwd(),
-        f"find mlgate {tag} at {url}",
-        timeout=60,
-    )
-    refs = {ref: sha for sha, ref in (line.split("\t", 1) for line in listing.splitlines() if "\t" in line)}
-    commit = refs.get(f"refs/tags/{tag}^{{}}") or refs.get(f"refs/tags/{tag}")
+    refs = [f"refs/tags/{tag}", f"refs/tags/{tag}^{{}}"]
+    listing = run(["git", "ls-remote", url, *refs], root, f"find mlgate {tag} at {url}", NETWORK_TIMEOUT)
+    found = {ref: sha for sha, ref in (line.split("\t", 1) for line in listing.splitlines() if "\t" in line)}
+    commit = found.get(refs[1]) or found.get(refs[0])
     if not commit:
         raise GitError(f"{url} has no tag {tag}")
     return commit
@@ -156,7 +157,7 @@ class DvcLock:
         """Why this lock does not match `params` and the git-tracked deps `read` gives; None when it does."""
         for name, stage in self.stages.items():
             for key, value in ((stage.get("params") or {}).get(params_file) or {}).items():
-                if _dotted_get(params, key) != value:
+                if dotted_get(params, key, None) != value:
                     return f"stage {name}: param {key} changed since dvc.lock was written"
             for dep in stage.get("deps") or []:
                 content = read(dep["path"]) if "md5" in dep else None
@@ -165,27 +166,35 @@ class DvcLock:
         return None
 
 
-def _dotted_get(data: Any, key: str) -> Any:
-    for part in key.split("."):
-        if not isinstance(data, dict) or part not in data:
-            return None
-        data = data[part]
-    return data
+def dvc_root(root: Path) -> Path:
+    """The DVC repository holding `root` (its folder with `.dvc/`); `root` itself when there is none."""
+    try:
+        from dvc.exceptions import NotDvcRepoError
+        from dvc.repo import Repo
+    except ImportError:
+        return root
+    try:
+        return Path(Repo.find_root(str(root)))
+    except NotDvcRepoError:
+        return root
 
 
 def dvc_reader(root: Path, rev: str) -> Reader:
-    """Read a DVC-tracked output at a revision (DVC cache, else remote); None when it cannot be read."""
+    """Read a DVC-tracked output of the project at `root` at a revision (DVC cache, else remote); None when
+    it cannot be read. Paths are relative to `root`, which may lie below the DVC repository's top."""
     try:
         import dvc.api
     except ImportError:
         raise MissingDependencyError(
             "reading pipeline outputs at a revision needs DVC: pip install 'mlgate[pipeline]'"
         ) from None
+    top = dvc_root(root)
+    prefix = root.resolve().relative_to(top.resolve())
 
     def read(path: str) -> bytes | None:
         # DVC signals a missing object in many ways (PathMissingError, DataIndexDirError, OSError)
         try:
-            data: bytes = dvc.api.read(path, repo=str(root), rev=rev, mode="rb")
+            data: bytes = dvc.api.read((prefix / path).as_posix(), repo=str(top), rev=rev, mode="rb")
         except Exception:
             return None
         return data
@@ -195,19 +204,18 @@ def dvc_reader(root: Path, rev: str) -> Reader:
 
 def dvc_cache_dir(root: Path) -> Path:
     """The DVC cache folder as DVC reports it (`cache.dir` in any config level), or DVC's default."""
-    default = root / ".dvc" / "cache"
+    top = dvc_root(root)
     try:
-        from dvc.exceptions import NotDvcRepoError
         from dvc.repo import Repo
     except ImportError:  # the serve extra alone: DVC's default place
-        return default
+        return top / ".dvc" / "cache"
+    if not (top / ".dvc").is_dir():
+        return top / ".dvc" / "cache"
     try:
-        with Repo(Repo.find_root(str(root))) as repo:
+        with Repo(str(top)) as repo:
             return Path(repo.cache.local_cache_dir)
-    except NotDvcRepoError:
-        return default
     except Exception as exc:  # DVC raises its own types for a configuration it cannot read
-        raise GitError(f"{root}: cannot read the DVC configuration: {exc}") from None
+        raise GitError(f"{top}: cannot read the DVC configuration: {exc}") from None
 
 
 def cache_object(cache_dir: Path, md5: str) -> Path | None:
@@ -224,16 +232,32 @@ def cache_object(cache_dir: Path, md5: str) -> Path | None:
 @contextlib.contextmanager
 def worktree(root: Path, sha: str) -> Iterator[Path]:
     """A temporary git worktree of `sha`, sharing the checkout's DVC cache; yields `root`'s folder in it."""
-    top = toplevel(root)
+    top, dvc_top = toplevel(root).resolve(), dvc_root(root).resolve()
     cache = dvc_cache_dir(root)
     with tempfile.TemporaryDirectory(prefix="mlgate-base-") as temp:
         tree = Path(temp) / "base"
         git(root, "worktree", "add", "--detach", "--quiet", str(tree), sha, what="check the base out")
         try:
-            project = tree / root.resolve().relative_to(top.resolve())
-            (project / ".dvc").mkdir(exist_ok=True)
-            (project / ".dvc" / "config.local").write_text(f"[cache]\n    dir = {cache}\n", encoding="utf-8")
-            yield project
+            config = tree / dvc_top.relative_to(top) / ".dvc"
+            if config.is_dir():
+                (config / "config.local").write_text(f"[cache]\n    dir = {cache}\n", encoding="utf-8")
+            yield tree / root.resolve().relative_to(top)
         finally:
             git_or_none(root, "worktree", "remove", "--force", str(tree))
             git_or_none(root, "worktree", "prune")
+
+
+def pull_missing(root: Path, paths: list[str]) -> str | None:
+    """`dvc pull` the DVC-tracked files among `paths` that the workspace lacks; a note when that failed."""
+    lock = root / "dvc.lock"
+    if not lock.is_file():
+        return None
+    tracked = DvcLock.parse(lock.read_bytes(), "dvc.lock").outs()
+    wanted = [path for path in paths if path in tracked and not (root / path).exists()]
+    if not wanted:
+        return None
+    try:
+        dvc(root, "pull", "-q", *wanted, what="fetch the reference outputs")
+    except (GitError, MissingDependencyError) as exc:
+        return f"could not pull {', '.join(wanted)}: {str(exc).splitlines()[0]}"
+    return None

@@ -6,7 +6,6 @@ One module per command group, each pairing its parsers with their handlers; `bas
 from __future__ import annotations
 
 import argparse
-import sys
 
 from mlgate import __version__
 from mlgate.cli import init, monitor, pipeline, registry, report, serving
@@ -45,7 +44,3 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     return error_funnel(args.handler)(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -7,10 +7,13 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.errors import EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_OK, MlgateError
-from mlgate.project import LAYOUT, Project
+from mlgate.layout import LAYOUT
+
+if TYPE_CHECKING:
+    from mlgate.project import Project
 
 Handler = Callable[[argparse.Namespace], int | None]
 
@@ -88,6 +91,8 @@ def output_options(parser: argparse.ArgumentParser, what: str) -> None:
 
 def project_of(args: argparse.Namespace) -> Project:
     """The project the command works on: `-C DIR` (default: here), with its --params and --registry."""
+    from mlgate.project import Project  # here, so that `mlgate --help` does not load the config stack
+
     return Project.at(args.directory, getattr(args, "params", None), getattr(args, "registry", None))
 
 
@@ -110,17 +115,13 @@ def emit(args: argparse.Namespace, data: Any, text: Callable[[], None]) -> None:
 
 def field_value(data: Any, key: str) -> Any:
     """The value at a dotted key (`image.digest`, `tags.0`); a ConfigError naming the key when absent."""
+    from mlgate.config import dotted_get
     from mlgate.errors import ConfigError
 
-    value = data
-    for part in key.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            raise ConfigError(f"--field {key}: no such field in the answer")
-    return value
+    try:
+        return dotted_get(data, key)
+    except KeyError:
+        raise ConfigError(f"--field {key}: no such field in the answer") from None
 
 
 def _scalar(value: Any) -> str:

@@ -7,12 +7,12 @@ from typing import Any
 
 from mlgate.cli.base import add_command
 from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK
-from mlgate.project import Project
 
 
 def run_init(args: argparse.Namespace) -> int:
     """Adopt mlgate in this repository; with --check, list what is missing."""
     from mlgate import api
+    from mlgate.project import Project
 
     project = Project.at(Project.at(args.directory).resolve(args.path))
     if args.check:

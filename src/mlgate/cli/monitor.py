@@ -58,10 +58,11 @@ def run_materialise_data(args: argparse.Namespace) -> int:
 
     project = project_of(args)
     target = project.resolve(args.to) if args.to else None
-    path = project.shown(api.materialise_data(project=project, to=target, dvc=not args.git))
+    written = api.materialise_data(project=project, to=target, dvc=not args.git)
+    path, source = project.shown(written), project.relative(written)
     tracked = f"{path} (keep it in git: git add {path})" if args.git else f"{path} and {path}.dvc"
     print(
-        f"wrote {tracked}; now set data.source: {path} in params.yaml "
+        f"wrote {tracked}; now set data.source: {source} in params.yaml "
         "and add it to the data stage's deps in dvc.yaml"
     )
     return EXIT_OK

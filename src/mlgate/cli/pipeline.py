@@ -7,6 +7,7 @@ from typing import Any
 
 from mlgate.cli.base import add_command, emit, output_options, params_option, project_of
 from mlgate.errors import EXIT_OK
+from mlgate.layout import LAYOUT
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -50,7 +51,9 @@ def add_parsers(subparsers: Any) -> None:
     )
     params_option(validate)
     validate.add_argument(
-        "--dvc", default="dvc.yaml", help="dvc.yaml, relative to the project root (default: %(default)s)"
+        "--dvc",
+        default=LAYOUT.dvc_yaml.as_posix(),
+        help="dvc.yaml, relative to the project root (default: %(default)s)",
     )
     params = add_command(
         subparsers,

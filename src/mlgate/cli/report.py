@@ -25,7 +25,7 @@ def run_report(args: argparse.Namespace) -> int:
     fmt = args.format or "md"
     if args.out:
         for path in api.write_report(data, project.resolve(args.out), fmt, args.max_chars):
-            print(f"wrote {path}", file=sys.stderr)
+            print(f"wrote {project.shown(path)}", file=sys.stderr)
     if args.out or (args.format is None and sys.stdout.isatty()):
         from rich.console import Console
 

@@ -46,9 +46,10 @@ def _numeric_stats(values: pd.Series) -> dict[str, float]:
 
 
 def data_summary(
-    train: pd.DataFrame, test: pd.DataFrame, schema: FeatureSchema, data_hash: str
+    train: pd.DataFrame, test: pd.DataFrame, schema: FeatureSchema, data_hash: str, id_column: str | None
 ) -> dict[str, Any]:
-    """What reports/data.json holds: sizes, target balance or stats, and content hashes."""
+    """What reports/data.json holds: sizes, target balance or stats, content hashes, and how rows are told
+    apart (`id_column`, else the hash of the row's values)."""
     target = pd.concat([train[schema.target], test[schema.target]], ignore_index=True)
     return {
         "rows": len(target),
@@ -60,6 +61,7 @@ def data_summary(
         **target_summary(target, schema.task),
         "data_hash": data_hash,
         "test_hash": content_hash(test[[ROW_ID, schema.target]]),
+        "row_identity": {"id_column": id_column},
     }
 
 

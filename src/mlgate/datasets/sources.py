@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,7 @@ def load_source(source: str, root: Path) -> pd.DataFrame:
     if source.startswith("sklearn:"):
         return _load_bundled(source.removeprefix("sklearn:"))
     if source.startswith("python:"):
-        return _load_python(source.removeprefix("python:"))
+        return _load_python(source.removeprefix("python:"), root)
     return load_table(root / source, FIELD, shown=source)
 
 
@@ -56,14 +57,18 @@ def _load_bundled(name: str) -> pd.DataFrame:
     return frame
 
 
-def _load_python(spec: str) -> pd.DataFrame:
+def _load_python(spec: str, root: Path) -> pd.DataFrame:
+    """Call `python:<module>:<function>`; the module is looked up in the project root first."""
     module_name, _, function_name = spec.partition(":")
     if not module_name or not function_name:
         raise ConfigError(f"{FIELD}: expected python:<module>:<function>, got python:{spec}")
+    sys.path.insert(0, str(root))
     try:
         function = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"{FIELD}: cannot import python:{spec}: {exc}") from None
+    finally:
+        sys.path.remove(str(root))
     frame = function()
     if not isinstance(frame, pd.DataFrame):
         raise DataValidationError(f"{FIELD}: python:{spec} returned {type(frame).__name__}, not a DataFrame")

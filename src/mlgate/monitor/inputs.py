@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from mlgate.datasets.missing import NA_TOKENS, is_missing
 from mlgate.errors import DataValidationError
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -112,7 +113,9 @@ def _csv_chunks(path: Path, columns: list[str], chunk_rows: int, types: ColumnTy
 def _csv_reader_chunks(
     pcsv: Any, path: Path, columns: list[str], block: int, types: dict[str, Any]
 ) -> Iterator[pa.Table]:
-    convert = pcsv.ConvertOptions(column_types=types, include_columns=columns)
+    convert = pcsv.ConvertOptions(
+        column_types=types, include_columns=columns, null_values=list(NA_TOKENS), strings_can_be_null=True
+    )
     reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=block), convert_options=convert)
     for batch in reader:
         yield pa.Table.from_batches([batch])
@@ -158,7 +161,7 @@ def _rows_table(rows: list[dict[str, Any]], columns: list[str]) -> pa.Table:
     """A table of records; values of mixed types in one column are kept as text."""
     arrays = {}
     for name in columns:
-        values = [row.get(name) for row in rows]
+        values = [None if is_missing(row.get(name)) else row.get(name) for row in rows]
         try:
             arrays[name] = pa.array(values)
         except (pa.ArrowInvalid, pa.ArrowTypeError):

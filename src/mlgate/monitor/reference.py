@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlgate.errors import MlgateError, RegistryError
-from mlgate.project import LAYOUT, Project
+from mlgate.layout import LAYOUT
+from mlgate.project import Project
 from mlgate.registry.operations import load_registry, settings
 from mlgate.vcs import dvc_reader, read_at
 
@@ -40,14 +41,19 @@ class Reference:
 
 
 def load_reference(project: Project, alias: str | None) -> Reference:
-    """The reference of the version holding `alias`; the workspace's when there is no registry file."""
+    """The reference of the version holding `alias`; the workspace's when the registry has no version yet
+    (no registry file, or the empty one `mlgate init` writes)."""
     registry = settings(project)
-    if alias is None or not registry.path.is_file():
+    empty = registry.path.is_file() and not load_registry(project).versions
+    if alias is None or not registry.path.is_file() or empty:
         reference = _workspace_reference(project)
         if alias is not None:
-            reference.notes.append(
-                f"no registry file {registry.shown}; compared with the workspace's {LAYOUT.profile}"
+            why = (
+                f"the registry {registry.shown} has no version yet"
+                if empty
+                else f"no registry file {registry.shown}"
             )
+            reference.notes.append(f"{why}; compared with the workspace's {LAYOUT.profile}")
         return reference
     return _registry_reference(project, alias)
 
@@ -72,7 +78,12 @@ def _registry_reference(project: Project, alias: str) -> Reference:
     registry, shown = load_registry(project), settings(project).shown
     if alias not in registry.aliases:
         held = ", ".join(sorted(registry.aliases)) or "none"
-        raise RegistryError(f"{shown}: no version holds the alias {alias!r} (aliases: {held})")
+        latest = registry.versions[-1]["version"]
+        raise RegistryError(
+            f"{shown}: no version holds the alias {alias!r} (aliases: {held}); point it at a version with "
+            f"`mlgate registry promote {latest} --to {alias}`, or compare with another alias: "
+            "`mlgate monitor --alias <alias>` (or monitor.alias in params.yaml)"
+        )
     entry = registry.entry(registry.aliases[alias])
     commit = entry["source"]["commit"]
     if not commit:

@@ -9,6 +9,7 @@ from typing import Any
 
 from mlgate.errors import EXIT_CHECK_FAILED, EXIT_OK, ConfigError, DataValidationError, ModelIntegrityError
 from mlgate.fsio import atomic_write_json, atomic_write_text
+from mlgate.layout import LAYOUT
 from mlgate.metrics import PROBA_PREFIX, metric_names
 from mlgate.monitor.accumulate import CategoricalCounter, NumericCounter, make_counter
 from mlgate.monitor.drift import decide, feature_result
@@ -26,10 +27,13 @@ from mlgate.monitor.performance import (
 from mlgate.monitor.reference import Reference, load_reference
 from mlgate.monitor.report import render
 from mlgate.project import Project
+from mlgate.vcs import pull_missing
 
 # Columns a batch may carry besides the features without being a schema violation.
 KNOWN_EXTRA = {"row_id", "prediction_id", "request_id", "id", "timestamp", "model_version", "version"}
 PREDICTION_KEY = "(prediction)"
+# What a reference can read from the workspace: pulled from the DVC remote when the checkout lacks them.
+REFERENCE_FILES = (LAYOUT.profile, LAYOUT.metrics, LAYOUT.predictions, LAYOUT.card, LAYOUT.model)
 THRESHOLDS: tuple[str, ...] = ("psi", "p_value", "correction", "null_rate_delta", "unseen_share")
 THRESHOLDS += ("min_rows", "max_metric_drop", "metric_floors", "features")
 
@@ -114,7 +118,9 @@ def run_monitor(project: Project, current: str | None, alias: str | None, out: P
     current = current or params["monitor"]["current"]
     if not current:
         raise ConfigError("no batch to check: give --current, or set monitor.current in params.yaml")
+    pulled = pull_missing(project.root, [path.as_posix() for path in REFERENCE_FILES])
     reference = load_reference(project, alias or params["monitor"]["alias"])
+    reference.notes += [pulled] if pulled else []
     result = _check_source(project, current, reference, params)
     atomic_write_json(out / "monitor.json", result)
     atomic_write_text(out / "monitor.md", render(result, params["monitor"]["top_features"]))

@@ -50,12 +50,22 @@ def null_rate_pvalue(
 
 
 def adjust_pvalues(pvalues: list[float], method: str) -> list[float]:
-    """Adjust a family of p-values for multiple testing (Benjamini–Hochberg or Bonferroni)."""
+    """Adjust a family of p-values for multiple testing.
+
+    Benjamini–Hochberg controls the false discovery rate (the monitor's many features); Bonferroni and
+    Holm control the family-wise error, Holm's step-down never less powerful (the report's metrics).
+    """
     values = np.asarray(pvalues, dtype=float)
     if values.size == 0:
         return []
     if method == "bonferroni":
         return np.minimum(values * values.size, 1.0).tolist()
+    if method == "holm":
+        order = np.argsort(values, kind="stable")
+        stepped = np.maximum.accumulate(values[order] * np.arange(values.size, 0, -1))
+        adjusted = np.empty_like(values)
+        adjusted[order] = np.minimum(stepped, 1.0)
+        return adjusted.tolist()
     if method != "benjamini-hochberg":
         raise ValueError(f"unknown correction {method!r}")
     order = np.argsort(values)

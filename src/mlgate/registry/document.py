@@ -16,7 +16,7 @@ import yaml
 
 from mlgate.config import YamlDocument, load_schema, read_yaml, validate_document
 from mlgate.errors import RegistryError
-from mlgate.fsio import atomic_write_text
+from mlgate.fsio import atomic_write_text, shown
 
 SCHEMA = "registry.schema.json"
 FORMAT = 1
@@ -172,6 +172,6 @@ def locked(path: str | Path, timeout: float) -> Iterator[None]:
             yield
     except Timeout:
         raise RegistryError(
-            f"{path}: another writer has held {lock_path(path)} for {timeout:g}s; try again, "
-            "or delete the lock file if no mlgate process is running"
+            f"{shown(Path(path))}: another writer has held {shown(lock_path(path))} for {timeout:g}s; try "
+            "again, or delete the lock file if no mlgate process is running"
         ) from None

@@ -12,8 +12,9 @@ from typing import Any
 
 from mlgate.errors import RegistryError
 from mlgate.fsio import sha256_file
+from mlgate.layout import LAYOUT
 from mlgate.modelio import read_card, verify_sha256
-from mlgate.project import LAYOUT, Project
+from mlgate.project import Project
 from mlgate.vcs import DvcLock, git_or_none, head
 
 
@@ -133,7 +134,7 @@ def gate_verdict(project: Project, report_path: Path | None) -> dict[str, Any]:
         raise RegistryError(
             f"{shown}: no verdict found; expected `passed: true|false` or `verdict: passed|failed`"
         )
-    return {"verdict": verdict, "report": shown}
+    return {"verdict": verdict, "report": project.relative(report_path)}
 
 
 def default_model_name(project: Project) -> str:

@@ -7,49 +7,56 @@ from typing import Any
 
 from mlgate import __version__
 from mlgate.errors import ConfigError
-from mlgate.project import LAYOUT, Project
+from mlgate.layout import LAYOUT
+from mlgate.metrics import primary_metric
+from mlgate.project import Project
 from mlgate.report import sides
+from mlgate.report.changes import data_changes, params_changes, slice_changes, training_drift
 from mlgate.report.charts import chart_data
 from mlgate.report.compare import (
+    DeltaTest,
+    Pairing,
+    averaging,
     bootstrap_settings,
-    data_changes,
-    delta_intervals,
+    delta_tests,
     metric_rows,
     metric_values,
     pairing,
-    params_changes,
     predictions_of,
-    slice_changes,
 )
 from mlgate.report.gate import check_gates
+from mlgate.report.headline import headline
 
 MARKER = "<!-- mlgate-report -->"
 FORMAT = "mlgate-report/1"
 DIGITS = 6  # JSON keeps 6 decimals: enough for any metric, no float noise
 LONG_DECIMAL = re.compile(r"^[-+]?\d+\.\d{7,}(e[-+]?\d+)?$")
+AS_WRITTEN = ("params", "estimator")  # shown as params.yaml spells them: never rounded
 
 
 def _statistics(
     base: sides.Outputs, head: sides.Outputs, params: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Δ's CIs per metric and how they were estimated."""
+) -> tuple[dict[str, Any], dict[str, DeltaTest]]:
+    """Δ's CI and p-value per metric, and how they were estimated: paired on shared rows, or unpaired."""
     boot = bootstrap_settings(params)
-    method, aligned = pairing(base, head)
+    pair: Pairing = pairing(base, head)
     stats: dict[str, Any] = {
         "method": None,
         "samples": boot.samples,
         "confidence": boot.confidence,
         "seed": boot.seed,
+        "adjustment": "holm",
+        "shared_rows": pair.shared,
+        "base_rows": pair.base_rows,
+        "pr_rows": pair.head_rows,
+        "subset": pair.subset,
     }
-    base_predictions = predictions_of(
-        sides.Outputs(base.source, predictions=aligned, card=base.card, data=base.data)
-    )
-    head_predictions = predictions_of(head)
+    base_predictions, head_predictions = predictions_of(base, pair.base), predictions_of(head, pair.head)
     if not base.has_metrics or base_predictions is None or head_predictions is None or boot.samples == 0:
         return stats, {}
     names = [n for n in metric_values(head.metrics) if n in metric_values(base.metrics)]
-    stats["method"] = method
-    return stats, delta_intervals(names, base_predictions, head_predictions, method, boot)
+    stats["method"] = pair.method
+    return stats, delta_tests(names, base_predictions, head_predictions, pair.method, boot)
 
 
 def _base_summary(rev: str, base: sides.Outputs) -> dict[str, Any]:
@@ -69,39 +76,6 @@ def _base_summary(rev: str, base: sides.Outputs) -> dict[str, Any]:
         "has_params": bool(base.params),
         "how": how,
     }
-
-
-def _headline(
-    rev: str, primary: str, rows: list[dict[str, Any]], gate: dict[str, Any], stats: dict[str, Any]
-) -> dict[str, Any]:
-    row = next((r for r in rows if r["metric"] == primary), None) or {}
-    if row.get("base") is None:
-        line = f"No baseline on {rev}: absolute values only; only min/max gates apply."
-    else:
-        line = _verdict_line(primary, row, stats)
-    return {
-        "passed": gate["passed"],
-        "reason": gate["reason"],
-        "metric": primary,
-        "base": row.get("base"),
-        "pr": row.get("pr"),
-        "delta": row.get("delta"),
-        "delta_pct": row.get("delta_pct"),
-        "verdict": line,
-    }
-
-
-def _verdict_line(primary: str, row: dict[str, Any], stats: dict[str, Any]) -> str:
-    verdict, interval = row.get("verdict", ""), row.get("delta_ci")
-    if interval is None:
-        return f"{primary} {verdict}: no confidence interval (no predictions or bootstrap.samples is 0)."
-    level = f"{100 * stats['confidence']:.0f}%"
-    ci = f"{stats['method']} bootstrap, {level} CI of Δ [{interval[0]:+.4f}, {interval[1]:+.4f}]"
-    if verdict == "better":
-        return f"{primary} improved significantly ({ci})."
-    if verdict == "worse":
-        return f"{primary} got significantly worse ({ci})."
-    return f"No significant change in {primary} ({ci})."
 
 
 def _reproduce(rev: str) -> list[str]:
@@ -135,39 +109,58 @@ def build_report(
     return assemble_report(rev, base, head, params, sides.lock_drift(project))
 
 
+def _training_drift(base: sides.Outputs, head: sides.Outputs, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Features of the PR's train split that moved from the base's reference profile."""
+    if head.train is None or not base.profile:
+        return []
+    import pyarrow.parquet as pq
+
+    columns = [c for c in base.profile.get("features") or {} if c in pq.read_schema(head.train).names]
+    return training_drift(base.profile, pq.read_table(head.train, columns=columns), params["monitor"])
+
+
+def _mismatch(base: str | None, head: str | None) -> list[str] | None:
+    """Both averagings when the two sides average multiclass metrics differently, else None."""
+    return [base, head] if base and head and base != head else None
+
+
 def assemble_report(
     rev: str, base: sides.Outputs, head: sides.Outputs, params: dict[str, Any], drift: list[str]
 ) -> dict[str, Any]:
     """Everything after the reads: statistics, gates, diffs and chart data, with no float noise."""
-    from mlgate.metrics import primary_metric
-
-    primary = primary_metric(params)
-    stats, intervals = _statistics(base, head, params)
-    rows = metric_rows(base, head, intervals)
-    gate = check_gates(
-        params.get("gates") or {}, rows, (head.metrics or {}).get("slices") or {}, primary, rev
-    )
-    changes = params_changes(base.params, head.params) if base.params else []
+    primary, average = primary_metric(params), averaging(head)
+    stats, tests = _statistics(base, head, params)
+    rows = metric_rows(base, head, tests, 1 - stats["confidence"])
+    slices = (head.metrics or {}).get("slices") or {}
+    gate = check_gates(params["gates"], rows, slices, primary, rev, 1 - stats["confidence"])
+    params_diff = params_changes(base.params_document, head.params_document) if base.params else None
+    changes = params_diff["changes"] if params_diff else []
+    data = data_changes(base.data, head.data)
+    data["moved_features"] = _training_drift(base, head, params)
+    gap_metric = (params["gates"]["slice_gap"] or {}).get("metric") or primary
     report = {
         "format": FORMAT,
         "mlgate_version": __version__,
         "task": params["model"]["task"],
         "primary": primary,
+        "average": average,
+        "average_mismatch": _mismatch(averaging(base), average),
         "base": _base_summary(rev, base),
-        "headline": _headline(rev, primary, rows, gate, stats),
+        "headline": headline(rev, primary, rows, gate, stats, average),
         "gate": gate,
         "statistics": stats,
         "metrics": rows,
         "params": changes,
+        "estimator": params_diff["estimator"] if params_diff else None,
         "gates_changed": any(c["key"].startswith("gates.") for c in changes),
-        "data": data_changes(base.data, head.data),
-        "slices": slice_changes(base.metrics, head.metrics, primary),
-        "charts": chart_data(base, head),
+        "data": data,
+        "slices": slice_changes(base.metrics, head.metrics, gap_metric),
+        "charts": chart_data(base, head, average),
         "lock_note": _lock_note(drift),
         "reproduce": _reproduce(rev),
         "metrics_json": {"base": base.metrics, "pr": head.metrics},
     }
-    return tidy(report)
+    return {key: value if key in AS_WRITTEN else tidy(value) for key, value in report.items()}
 
 
 def tidy(value: Any) -> Any:

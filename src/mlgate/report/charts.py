@@ -33,16 +33,30 @@ def precision_on_grid(points: list[dict[str, float]] | None) -> list[float] | No
     return [float(precision[recall >= x - 1e-12].max(initial=0.0)) for x in GRID]
 
 
-def curves(base: Outputs, head: Outputs) -> dict[str, Any]:
-    """ROC and precision-recall curves of both sides, resampled to the same grid."""
+def _by_class(rows: list[dict[str, Any]] | None, on_grid: Any) -> dict[str, list[float]]:
+    """Per-class curves (one-vs-rest) on the grid, at most MAX_CLASSES of them."""
+    classes: dict[str, list[dict[str, Any]]] = {}
+    for row in rows or []:
+        classes.setdefault(str(row["class"]), []).append(row)
+    return {label: on_grid(points) for label, points in list(classes.items())[:MAX_CLASSES]}
+
+
+def curves(base: Outputs, head: Outputs, average: str | None) -> dict[str, Any]:
+    """ROC and precision-recall curves of both sides on the same grid, with the PR's per-class curves.
+
+    Each chart names the metric its curve belongs to: roc_auc for ROC, precision and recall for
+    precision-recall, with the averaging a multiclass model's averaged curve uses.
+    """
     result: dict[str, Any] = {}
-    for name, plot, on_grid in (
-        ("roc", "roc", roc_on_grid),
-        ("precision_recall", "precision_recall", precision_on_grid),
+    for name, on_grid, metric in (
+        ("roc", roc_on_grid, "roc_auc"),
+        ("precision_recall", precision_on_grid, "precision and recall"),
     ):
-        series = {"base": on_grid(base.plots.get(plot)), "pr": on_grid(head.plots.get(plot))}
+        series = {"base": on_grid(base.plots.get(name)), "pr": on_grid(head.plots.get(name))}
         if series["pr"] is not None or series["base"] is not None:
-            result[name] = {"grid": GRID.tolist(), **series}
+            classes = _by_class(head.plots.get(f"{name}_by_class"), on_grid)
+            described = f"{metric} ({average}, one-vs-rest)" if average else metric
+            result[name] = {"grid": GRID.tolist(), **series, "classes": classes, "metric": described}
     return result
 
 
@@ -77,10 +91,12 @@ def importances(base: Outputs, head: Outputs) -> dict[str, Any] | None:
     if not lead:
         return None
     top = sorted(lead, key=lambda f: -lead[f])[:TOP_FEATURES]
+    rows = head.plots.get("importance") or base.plots.get("importance") or [{}]
     return {
         "features": top,
         "base": [b.get(f) for f in top] if b else None,
         "pr": [h.get(f) for f in top] if h else None,
+        "metric": rows[0].get("metric"),
     }
 
 
@@ -116,9 +132,9 @@ def _task(head: Outputs, base: Outputs) -> str | None:
     return None
 
 
-def chart_data(base: Outputs, head: Outputs) -> dict[str, Any]:
+def chart_data(base: Outputs, head: Outputs, average: str | None) -> dict[str, Any]:
     """Everything the report draws, as plain data."""
-    charts: dict[str, Any] = curves(base, head)
+    charts: dict[str, Any] = curves(base, head, average)
     for name, value in (
         ("confusion", confusion_pair(base, head)),
         ("importance", importances(base, head)),

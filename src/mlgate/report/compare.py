@@ -1,8 +1,11 @@
-"""Base versus PR: metric deltas with bootstrap CIs, params, data and slice changes.
+"""Base versus PR: which test rows are compared, each metric's Δ with its bootstrap CI and p-value, verdicts.
 
-Δ's CI is a paired bootstrap when both prediction files cover the same rows (same row ids and the same
-test-set hash): one weight matrix scores both models, so the noise of the shared test set cancels.
-Otherwise the two sides are resampled independently (unpaired).
+One rule decides how (docs/report.md): when the two test sets share at least half of the base's test rows,
+and at least 30, both models are compared on the shared rows with one weight matrix (paired), so the noise
+of the shared rows cancels. Otherwise each side is resampled on its own test set (unpaired).
+
+The verdict of each metric comes from its bootstrap p-value, adjusted with Holm's method over all the
+metrics the report compares, so that six metrics do not flag a change by chance more often than one would.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from mlgate.metrics import (
+    AVERAGED,
     HIGHER_IS_BETTER,
     NEEDS_PROBA,
     PROBA_PREFIX,
@@ -23,11 +27,13 @@ from mlgate.metrics import (
     resample_weights,
     score,
 )
+from mlgate.monitor.stats import adjust_pvalues
 from mlgate.report.sides import Outputs
 
 PAIRED, UNPAIRED = "paired", "unpaired"
-NOT_METRICS = {"n_test", "slices"}
-SUBSAMPLE_ROWS = 5_000  # above this many test rows, Δ's CI uses an m-out-of-n bootstrap (delta_intervals)
+NOT_METRICS = {"n_test", "slices", "average"}
+SUBSAMPLE_ROWS = 5_000  # above this many test rows, Δ's CI uses an m-out-of-n bootstrap (delta_tests)
+MIN_SHARED_ROWS, MIN_SHARED_SHARE = 30, 0.5  # the paired rule's thresholds
 
 
 @dataclass(frozen=True)
@@ -38,9 +44,13 @@ class Bootstrap:
     confidence: float
     seed: int
 
+    @property
+    def alpha(self) -> float:
+        return 1.0 - self.confidence
+
 
 def bootstrap_settings(params: dict[str, Any]) -> Bootstrap:
-    """The PR's evaluate.bootstrap settings, with the schema's defaults."""
+    """The evaluate.bootstrap settings, with the schema's defaults."""
     settings = (params.get("evaluate") or {}).get("bootstrap") or {}
     return Bootstrap(
         int(settings.get("samples", 1000)),
@@ -50,32 +60,57 @@ def bootstrap_settings(params: dict[str, Any]) -> Bootstrap:
 
 
 def metric_values(metrics: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """The metric entries of a metrics.json, without n_test and slices."""
+    """The metric entries of a metrics.json, without n_test, slices and the averaging."""
     return {k: v for k, v in (metrics or {}).items() if k not in NOT_METRICS and isinstance(v, dict)}
 
 
-def predictions_of(outputs: Outputs) -> Predictions | None:
-    """The arrays the metrics read, from a side's predictions file and model card."""
-    frame, card = outputs.predictions, outputs.card or {}
+def averaging(outputs: Outputs) -> str | None:
+    """How the side's multiclass metrics average over classes, as its metrics.json says; None if not."""
+    value = (outputs.metrics or {}).get("average")
+    return str(value) if value else None
+
+
+def predictions_of(outputs: Outputs, frame: Any = None) -> Predictions | None:
+    """The arrays the metrics read, from a side's predictions (or `frame`, a subset of them) and card."""
+    frame = outputs.predictions if frame is None else frame
+    card = outputs.card or {}
     if frame is None:
         return None
     task = card.get("task") or (outputs.data or {}).get("task") or "classification"
     classes = card.get("classes") or [
         c.removeprefix(PROBA_PREFIX) for c in frame.columns if c.startswith(PROBA_PREFIX)
     ]
-    return predictions_from_frame(frame, task, classes)
+    return predictions_from_frame(frame, task, classes, averaging(outputs) or "macro")
 
 
-def pairing(base: Outputs, head: Outputs) -> tuple[str, Any]:
-    """PAIRED with the base predictions reordered to the PR's rows, or UNPAIRED with them as they are."""
+@dataclass(frozen=True)
+class Pairing:
+    """Which predictions the comparison scores, and how many test rows the two sides share."""
+
+    method: str
+    base: Any  # the base's predictions table; the shared rows in the PR's order when paired
+    head: Any
+    shared: int
+    base_rows: int
+    head_rows: int
+
+    @property
+    def subset(self) -> bool:
+        """True when a paired comparison leaves out rows of either test set."""
+        return self.method == PAIRED and (self.shared < self.base_rows or self.shared < self.head_rows)
+
+
+def pairing(base: Outputs, head: Outputs) -> Pairing:
+    """Paired on the shared rows when they are at least half the base's test rows and at least 30."""
     b, h = base.predictions, head.predictions
-    base_hash, head_hash = (base.data or {}).get("test_hash"), (head.data or {}).get("test_hash")
-    same_hash = head_hash is not None and base_hash == head_hash
-    if b is None or h is None or not same_hash or len(b) != len(h):
-        return UNPAIRED, b
-    if set(b["row_id"]) != set(h["row_id"]) or b["row_id"].duplicated().any():
-        return UNPAIRED, b
-    return PAIRED, b.set_index("row_id").loc[h["row_id"]].reset_index()
+    if b is None or h is None:
+        return Pairing(UNPAIRED, b, h, 0, 0 if b is None else len(b), 0 if h is None else len(h))
+    unique = not (b["row_id"].duplicated().any() or h["row_id"].duplicated().any())
+    shared = h[h["row_id"].isin(b["row_id"])] if unique else h.iloc[:0]
+    if len(shared) >= max(MIN_SHARED_ROWS, MIN_SHARED_SHARE * len(b)):
+        aligned = b.set_index("row_id").loc[shared["row_id"]].reset_index()
+        return Pairing(PAIRED, aligned, shared.reset_index(drop=True), len(shared), len(b), len(h))
+    return Pairing(UNPAIRED, b, h, len(shared), len(b), len(h))
 
 
 def _subsample(predictions: Predictions, rows: np.ndarray | None) -> tuple[Predictions, float]:
@@ -132,10 +167,36 @@ def unpaired_deviations(
     return {name: head_dev[name] - base_dev[name] for name in names}
 
 
-def delta_intervals(
+@dataclass(frozen=True)
+class DeltaTest:
+    """Δ = PR − base of one metric, its percentile bootstrap CI, and bootstrap p-values."""
+
+    delta: float
+    interval: tuple[float, float]
+    p_value: float  # two-sided: how often the bootstrap Δ falls on the far side of 0, doubled
+    p_worse: float  # one-sided: evidence that the PR is not worse (small means significantly worse)
+
+
+def bootstrap_p_values(name: str, delta: float, deviations: np.ndarray) -> tuple[float, float]:
+    """Two-sided and one-sided (worse) p-values of Δ: the share of bootstrap draws of Δ beyond 0.
+
+    This is the p-value the percentile interval implies (0 lies outside the (1 − α) interval when the
+    two-sided p is under α); a draw at exactly 0 counts half to each side, so a metric that cannot move
+    (all draws 0) gets p = 1.
+    """
+    draws = delta + deviations[np.isfinite(deviations)]
+    if draws.size == 0:
+        return 1.0, 1.0
+    ties = 0.5 * np.sum(draws == 0)
+    below, above = (np.sum(draws < 0) + ties) / draws.size, (np.sum(draws > 0) + ties) / draws.size
+    not_worse = above if HIGHER_IS_BETTER.get(name, True) else below
+    return float(min(1.0, 2 * min(below, above))), float(not_worse)
+
+
+def delta_tests(
     names: list[str], base: Predictions, head: Predictions, method: str, boot: Bootstrap
-) -> dict[str, tuple[float, float]]:
-    """The percentile bootstrap CI of Δ = PR − base for every metric both sides can compute.
+) -> dict[str, DeltaTest]:
+    """Δ's percentile bootstrap CI and p-values for every metric both sides can compute.
 
     Up to SUBSAMPLE_ROWS test rows this is the plain percentile bootstrap. Above, resamples are drawn from
     a seeded subset of SUBSAMPLE_ROWS rows and their spread is rescaled by sqrt(m / n) (an m-out-of-n
@@ -147,32 +208,33 @@ def delta_intervals(
         return {}
     deviations = (paired_deviations if method == PAIRED else unpaired_deviations)(usable, base, head, boot)
     head_point, base_point = score(usable, head), score(usable, base)
-    intervals = {}
+    tests = {}
     for name in usable:
         delta = float(head_point[name][0] - base_point[name][0])
         low, high = percentile_interval(deviations[name], boot.confidence)
-        intervals[name] = (delta + low, delta + high)
-    return intervals
+        p_value, p_worse = bootstrap_p_values(name, delta, deviations[name])
+        tests[name] = DeltaTest(delta, (delta + low, delta + high), p_value, p_worse)
+    return tests
 
 
-def verdict(name: str, delta: float, interval: tuple[float, float] | None) -> str:
-    """better / worse / no significant change, with the metric's direction."""
-    higher = HIGHER_IS_BETTER.get(name, True)
-    if interval is None or not np.isfinite(interval[0]):
-        if delta == 0:
-            return "no change"
-        return ("better" if (delta > 0) == higher else "worse") + " (no CI)"
-    low, high = interval
-    if low > 0 or high < 0:
-        return "better" if (low > 0) == higher else "worse"
+def verdict(name: str, delta: float, p_adjusted: float | None, alpha: float) -> str:
+    """better / worse / no significant change, from the Holm-adjusted p-value and the metric's direction."""
+    better = (delta > 0) == HIGHER_IS_BETTER.get(name, True)
+    if p_adjusted is None:
+        return "no change" if delta == 0 else ("better" if better else "worse") + " (no CI)"
+    if p_adjusted < alpha and delta != 0:
+        return "better" if better else "worse"
     return "no significant change"
 
 
 def metric_rows(
-    base: Outputs, head: Outputs, intervals: dict[str, tuple[float, float]]
+    base: Outputs, head: Outputs, tests: dict[str, DeltaTest], alpha: float
 ) -> list[dict[str, Any]]:
-    """One row per metric in either side: values, Δ absolute and relative, Δ's CI and the verdict."""
+    """One row per metric in either side: values, Δ, Δ's CI, p-values (raw and Holm) and the verdict."""
     base_metrics, head_metrics = metric_values(base.metrics), metric_values(head.metrics)
+    mismatch = averaging(base) != averaging(head) and None not in (averaging(base), averaging(head))
+    compared = [n for n in tests if not (mismatch and n in AVERAGED)]
+    adjusted = dict(zip(compared, adjust_pvalues([tests[n].p_value for n in compared], "holm"), strict=True))
     rows = []
     for name in [*head_metrics, *(n for n in base_metrics if n not in head_metrics)]:
         b, h = base_metrics.get(name), head_metrics.get(name)
@@ -182,79 +244,31 @@ def metric_rows(
         row["pr"] = None if h is None else h.get("value")
         row["pr_ci"] = None if h is None or "ci_low" not in h else [h["ci_low"], h["ci_high"]]
         row["base_ci"] = None if b is None or "ci_low" not in b else [b["ci_low"], b["ci_high"]]
-        if row["status"] == "both" and row["base"] is not None and row["pr"] is not None:
-            row.update(_delta_fields(name, row["base"], row["pr"], intervals.get(name)))
+        if row["status"] == "both" and mismatch and name in AVERAGED:
+            row["status"] = "not comparable"
+        elif row["status"] == "both" and row["base"] is not None and row["pr"] is not None:
+            row.update(
+                _delta_fields(name, row["base"], row["pr"], tests.get(name), adjusted.get(name), alpha)
+            )
         rows.append(row)
     return rows
 
 
-def _delta_fields(name: str, base: float, pr: float, interval: tuple[float, float] | None) -> dict[str, Any]:
-    delta = pr - base
-    relative = delta / abs(base) if base else None
+def _delta_fields(
+    name: str, base: float, pr: float, test: DeltaTest | None, p_adjusted: float | None, alpha: float
+) -> dict[str, Any]:
+    delta = pr - base if test is None else test.delta
     return {
         "delta": delta,
-        "delta_pct": None if relative is None else 100 * relative,
-        "delta_ci": None if interval is None else list(interval),
-        "verdict": verdict(name, delta, interval),
+        "delta_pct": 100 * delta / abs(base) if base else None,
+        "delta_ci": None if test is None else list(test.interval),
+        "p_value": None if test is None else test.p_value,
+        "p_adjusted": p_adjusted,
+        "p_worse": None if test is None else test.p_worse,
+        "verdict": verdict(name, delta, p_adjusted, alpha),
     }
 
 
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mappings as dotted keys; lists and scalars are leaves."""
-    if not isinstance(data, dict) or (prefix and not data):
-        return {prefix: data} if prefix else {}
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
-
-
-def params_changes(base: dict[str, Any], head: dict[str, Any]) -> list[dict[str, Any]]:
-    """Only the params that changed, old → new, nested keys dotted."""
-    old, new = flatten(base), flatten(head)
-    changes = []
-    for key in [*new, *(k for k in old if k not in new)]:
-        if key in old and key in new and old[key] == new[key]:
-            continue
-        change = "added" if key not in old else "removed" if key not in new else "changed"
-        changes.append({"key": key, "base": old.get(key), "pr": new.get(key), "change": change})
-    return changes
-
-
-def data_changes(base: dict[str, Any] | None, head: dict[str, Any] | None) -> dict[str, Any]:
-    """Rows, class balance or target stats, and whether the data and test-set hashes changed."""
-    b, h = base or {}, head or {}
-    changes: dict[str, Any] = {key: [b.get(key), h.get(key)] for key in ("rows", "train_rows", "test_rows")}
-    for section in ("class_balance", "target_stats"):
-        if section in b or section in h:
-            keys = [
-                *(h.get(section) or {}),
-                *(k for k in b.get(section) or {} if k not in (h.get(section) or {})),
-            ]
-            changes[section] = {
-                k: [(b.get(section) or {}).get(k), (h.get(section) or {}).get(k)] for k in keys
-            }
-    changes["data_hash_changed"] = bool(b) and b.get("data_hash") != h.get("data_hash")
-    changes["test_hash_changed"] = bool(b) and b.get("test_hash") != h.get("test_hash")
-    return changes
-
-
-def slice_changes(base: dict[str, Any] | None, head: dict[str, Any] | None, metric: str) -> dict[str, Any]:
-    """Per-group values of one metric for base and PR, and the largest gap, per slice column."""
-    b, h = (base or {}).get("slices") or {}, (head or {}).get("slices") or {}
-    result = {}
-    for column in [*h, *(c for c in b if c not in h)]:
-        bg, hg = (b.get(column) or {}).get("groups", {}), (h.get(column) or {}).get("groups", {})
-        groups = {
-            g: {
-                "rows": [bg.get(g, {}).get("rows"), hg.get(g, {}).get("rows")],
-                "value": [bg.get(g, {}).get(metric), hg.get(g, {}).get(metric)],
-            }
-            for g in [*hg, *(g for g in bg if g not in hg)]
-        }
-        gaps = [
-            (b.get(column) or {}).get("max_gap", {}).get(metric),
-            (h.get(column) or {}).get("max_gap", {}).get(metric),
-        ]
-        result[column] = {"metric": metric, "groups": groups, "max_gap": gaps}
-    return result
+def significantly_worse(rows: list[dict[str, Any]]) -> list[str]:
+    """The metrics whose Δ is significantly worse after Holm's adjustment."""
+    return [row["metric"] for row in rows if row.get("verdict") == "worse"]

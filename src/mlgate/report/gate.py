@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.metrics import HIGHER_IS_BETTER
+from mlgate.report.compare import significantly_worse
 
 TOLERANCE = 1e-12  # ignore float noise when a value sits exactly on a threshold
 
@@ -48,26 +49,25 @@ def _bounds(metric: str, rule: dict[str, Any], value: float) -> list[dict[str, A
     return checks
 
 
-def _drop(metric: str, rule: dict[str, Any], row: dict[str, Any], base_rev: str) -> dict[str, Any]:
+def _drop(
+    metric: str, rule: dict[str, Any], row: dict[str, Any], base_rev: str, alpha: float
+) -> dict[str, Any]:
+    """The worsening against the base on the compared rows, within `max_drop` or significant or both."""
     gate = f"{metric}.max_drop"
     if row.get("base") is None:
         return _check(
             gate, "skip", f"{metric}: no baseline on {base_rev}, max_drop not checked", rule["max_drop"]
         )
-    base, pr = row["base"], row["pr"]
-    drop = (base - pr) if HIGHER_IS_BETTER.get(metric, True) else (pr - base)
-    allowed, shown = allowed_drop(rule["max_drop"], base)
+    delta = row["delta"] if row.get("delta") is not None else row["pr"] - row["base"]
+    drop = -delta if HIGHER_IS_BETTER.get(metric, True) else delta
+    allowed, shown = allowed_drop(rule["max_drop"], row["base"])
     interval = row.get("delta_ci")
     ci = f"CI of Δ [{interval[0]:+.4f}, {interval[1]:+.4f}]" if interval else "no CI"
     if drop <= allowed + TOLERANCE:
-        return _check(
-            gate,
-            "pass",
-            f"{metric} drop {max(drop, 0.0):.4f} within max_drop {shown}",
-            rule["max_drop"],
-            drop,
-        )
-    significant = row.get("verdict") == "worse" or not interval
+        text = f"{metric} drop {max(drop, 0.0):.4f} within max_drop {shown}"
+        return _check(gate, "pass", text, rule["max_drop"], drop)
+    # one-sided and for this metric alone: is the PR worse at all?
+    significant = row.get("p_worse") is None or row["p_worse"] < alpha
     if rule.get("require_significant") and not significant:
         text = f"{metric} dropped {drop:.4f} (> max_drop {shown}) but not significantly ({ci}); passes"
         return _check(gate, "pass", text, rule["max_drop"], drop)
@@ -76,7 +76,7 @@ def _drop(metric: str, rule: dict[str, Any], row: dict[str, Any], base_rev: str)
 
 
 def metric_checks(
-    metric: str, rule: dict[str, Any], row: dict[str, Any] | None, base_rev: str
+    metric: str, rule: dict[str, Any], row: dict[str, Any] | None, base_rev: str, alpha: float
 ) -> list[dict[str, Any]]:
     """Every configured gate of one metric."""
     if row is None or row.get("pr") is None:
@@ -87,50 +87,64 @@ def metric_checks(
                 f"{metric} is gated but the PR's reports/metrics.json has no value for it",
             )
         ]
+    if row.get("status") == "not comparable":
+        return [_check(metric, "fail", f"{metric}: base and PR average over classes differently")]
     checks = _bounds(metric, rule, float(row["pr"]))
     if "max_drop" in rule:
-        checks.append(_drop(metric, rule, row, base_rev))
+        checks.append(_drop(metric, rule, row, base_rev, alpha))
     return checks
+
+
+def _gap_check(
+    column: str, rule: dict[str, Any], slice_: dict[str, Any], metric: str, alpha: float
+) -> dict[str, Any]:
+    gate = f"slice_gap.{column}"
+    gap = (slice_.get("max_gap") or {}).get(metric)
+    if gap is None:
+        if any(not group.get("judged", True) for group in (slice_.get("groups") or {}).values()):
+            rows = slice_.get("min_rows")
+            why = f"slice {column!r}: fewer than two groups of at least {rows} rows, so no gap to judge"
+            return _check(gate, "skip", why, rule["max"])
+        return _check(
+            gate, "fail", f"slice {column!r} has no {metric} gap in reports/metrics.json", rule["max"]
+        )
+    p_value = (slice_.get("gap_p") or {}).get(metric)
+    shown = f"largest {metric} gap across {column} is {gap:.4f}"
+    shown += f" (permutation p {p_value:.3g})" if p_value is not None else ""
+    if gap <= rule["max"] + TOLERANCE:
+        return _check(gate, "pass", f"{shown} ≤ max {rule['max']:.4f}", rule["max"], gap)
+    over = f"{shown}, over the max {rule['max']:.4f}"
+    if rule.get("require_significant") and p_value is not None and p_value >= alpha:
+        return _check(gate, "pass", f"{over} but not significantly; passes", rule["max"], gap)
+    return _check(gate, "fail", f"{over} by {gap - rule['max']:.4f}", rule["max"], gap)
 
 
 def slice_gap_checks(
-    rule: dict[str, Any] | None, slices: dict[str, Any], primary: str
+    rule: dict[str, Any] | None, slices: dict[str, Any], primary: str, alpha: float
 ) -> list[dict[str, Any]]:
-    """The largest gap between groups of each slice column must stay under `max`."""
+    """The largest gap between judged groups of each slice column must stay under `max`."""
     if not rule:
         return []
     metric = rule.get("metric") or primary
-    columns = rule.get("columns") or list(slices)
-    checks = []
-    for column in columns:
-        gap = ((slices.get(column) or {}).get("max_gap") or {}).get(metric)
-        gate = f"slice_gap.{column}"
-        if gap is None:
-            checks.append(
-                _check(
-                    gate, "fail", f"slice {column!r} has no {metric} gap in reports/metrics.json", rule["max"]
-                )
-            )
-            continue
-        ok = gap <= rule["max"] + TOLERANCE
-        text = f"largest {metric} gap across {column} is {gap:.4f}" + (
-            f" ≤ max {rule['max']:.4f}"
-            if ok
-            else f", over the max {rule['max']:.4f} by {gap - rule['max']:.4f}"
-        )
-        checks.append(_check(gate, "pass" if ok else "fail", text, rule["max"], gap))
-    return checks
+    return [
+        _gap_check(c, rule, slices.get(c) or {}, metric, alpha) for c in rule.get("columns") or list(slices)
+    ]
 
 
 def check_gates(
-    gates: dict[str, Any], rows: list[dict[str, Any]], slices: dict[str, Any], primary: str, base_rev: str
+    gates: dict[str, Any],
+    rows: list[dict[str, Any]],
+    slices: dict[str, Any],
+    primary: str,
+    base_rev: str,
+    alpha: float,
 ) -> dict[str, Any]:
-    """Evaluate every gate; return the verdict, each check, and the reason in one line."""
+    """Evaluate every gate; return the verdict, each check, the reason in one line, and what got worse."""
     by_name = {row["metric"]: row for row in rows}
     checks = []
     for metric, rule in (gates.get("metrics") or {}).items():
-        checks += metric_checks(metric, rule, by_name.get(metric), base_rev)
-    checks += slice_gap_checks(gates.get("slice_gap"), slices, primary)
+        checks += metric_checks(metric, rule, by_name.get(metric), base_rev, alpha)
+    checks += slice_gap_checks(gates.get("slice_gap"), slices, primary, alpha)
     failures = [c for c in checks if c["status"] == "fail"]
     if not checks:
         reason = "no gates configured"
@@ -141,4 +155,5 @@ def check_gates(
         reason = f"all {passed} gate check(s) passed" + (
             f", {len(checks) - passed} skipped" if passed < len(checks) else ""
         )
-    return {"passed": not failures, "reason": reason, "checks": checks}
+    worse = significantly_worse(rows)
+    return {"passed": not failures, "reason": reason, "checks": checks, "worse": worse}

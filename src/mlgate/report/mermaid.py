@@ -67,11 +67,11 @@ def two_sides(
     return series
 
 
-def key(base_rev: str, has_base: bool, has_pr: bool = True, extra: str = "") -> str:
-    """The text key GitHub's missing legend needs."""
+def key(base_rev: str, has_base: bool, has_pr: bool = True, extra: str = "", suffix: str = "") -> str:
+    """The text key GitHub's missing legend needs; `suffix` qualifies the base and PR series."""
     parts = []
     if has_base:
-        parts.append(f"grey = base `{base_rev}` (drawn first)")
+        parts.append(f"grey = base `{base_rev}`{suffix} (drawn first)")
     if has_pr:
-        parts.append("blue = this PR")
+        parts.append(f"blue = this PR{suffix}")
     return "<sub>Key: " + ", ".join(parts) + (f", {extra}" if extra else "") + ".</sub>"

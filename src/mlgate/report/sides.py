@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
-from mlgate.config import parse_yaml
-from mlgate.project import LAYOUT, Project
+from mlgate.config import YamlDocument, parse_yaml
+from mlgate.layout import LAYOUT
+from mlgate.project import Project
 from mlgate.vcs import (
     DvcLock,
     Reader,
@@ -29,7 +30,7 @@ from mlgate.vcs import (
     worktree,
 )
 
-PLOTS = ("roc", "precision_recall", "importance")
+PLOTS = ("roc", "precision_recall", "roc_by_class", "precision_recall_by_class", "importance")
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Outputs:
     """One side's pipeline outputs, as the report reads them; None where a file is absent."""
 
     source: str  # workspace | dvc-cache | dvc-remote | worktree | none
-    params: dict[str, Any] = field(default_factory=dict)
+    params_document: YamlDocument | None = None  # params.yaml as written, with each value's source text
     metrics: dict[str, Any] | None = None
     data: dict[str, Any] | None = None
     card: dict[str, Any] | None = None
@@ -46,10 +47,17 @@ class Outputs:
     mlgate_version: str | None = None
     stale_reason: str | None = None
     revision: str | None = None
+    profile: dict[str, Any] | None = None  # the reference profile of the train split
+    train: Path | None = None  # the workspace's train split (the PR side only)
 
     @property
     def has_metrics(self) -> bool:
         return bool(self.metrics)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        data = self.params_document.data if self.params_document is not None else None
+        return data if isinstance(data, dict) else {}
 
 
 def load_outputs(reader: Reader, outputs: Outputs) -> Outputs:
@@ -61,7 +69,7 @@ def load_outputs(reader: Reader, outputs: Outputs) -> Outputs:
         return None if raw is None else json.loads(raw)
 
     outputs.metrics, outputs.data = parsed(LAYOUT.metrics), parsed(LAYOUT.data_report)
-    outputs.card = parsed(LAYOUT.card)
+    outputs.card, outputs.profile = parsed(LAYOUT.card), parsed(LAYOUT.profile)
     raw = reader(LAYOUT.predictions.as_posix())
     outputs.predictions = None if raw is None else pd.read_parquet(io.BytesIO(raw))
     outputs.plots = {
@@ -78,16 +86,16 @@ def _file_reader(folder: Path) -> Reader:
     return read
 
 
-def _params_of(text: bytes | None, source: str) -> dict[str, Any]:
-    data = parse_yaml(text, source).data if text else None
-    return data if isinstance(data, dict) else {}
+def _params_of(text: bytes | None, source: str) -> YamlDocument | None:
+    return parse_yaml(text, source) if text else None
 
 
 def workspace_outputs(project: Project) -> Outputs:
     """The PR head: outputs as `dvc repro` left them in the checkout."""
     text = project.params_file.read_bytes() if project.has_params else None
-    params = _params_of(text, project.shown(project.params_file))
-    outputs = Outputs("workspace", params=params, mlgate_version=__version__)
+    document = _params_of(text, project.shown(project.params_file))
+    train = project.files.train if project.files.train.is_file() else None
+    outputs = Outputs("workspace", document, mlgate_version=__version__, train=train)
     return load_outputs(_file_reader(project.root), outputs)
 
 
@@ -95,10 +103,12 @@ def base_outputs(project: Project, rev: str, reproduce: bool = True) -> Outputs:
     """The base revision's outputs: from DVC cache or remote, else reproduced in a worktree."""
     root = project.root
     sha = resolve_rev(root, rev)
-    params = _params_of(read_at(root, sha, LAYOUT.params.as_posix()), f"{rev}:{LAYOUT.params}")
+    params_file = project.relative(project.params_file)  # the same file the workspace side reads
+    document = _params_of(read_at(root, sha, params_file), f"{rev}:{params_file}")
+    params = document.data if document is not None and isinstance(document.data, dict) else {}
     version = (read_at(root, sha, LAYOUT.version.as_posix()) or b"").decode().strip() or None
     if not params or read_at(root, sha, LAYOUT.dvc_yaml.as_posix()) is None:
-        return Outputs("none", params=params, revision=sha)
+        return Outputs("none", document, revision=sha)
     lock_text = read_at(root, sha, LAYOUT.dvc_lock.as_posix())
     lock = DvcLock.parse(lock_text, f"{rev}:{LAYOUT.dvc_lock}") if lock_text else DvcLock({})
     outs = lock.outs()
@@ -106,25 +116,21 @@ def base_outputs(project: Project, rev: str, reproduce: bool = True) -> Outputs:
     reason = (
         f"its dvc.lock records no {metrics}"
         if metrics not in outs
-        else lock.staleness(params, LAYOUT.params.as_posix(), lambda path: read_at(root, sha, path))
+        else lock.staleness(params, params_file, lambda path: read_at(root, sha, path))
     )
     if reason is None:
         cache = project.cache_dir()
         cached = all(cache_object(cache, md5) for md5 in outs.values() if md5 and not md5.endswith(".dir"))
-        found = _try_dvc(
-            project,
-            sha,
-            Outputs("dvc-cache" if cached else "dvc-remote", params, mlgate_version=version),
-            outs,
-        )
+        source = "dvc-cache" if cached else "dvc-remote"
+        found = _try_dvc(project, sha, Outputs(source, document, mlgate_version=version), outs)
         if found is not None:
             found.revision = sha
             return found
         reason = "its outputs are in neither the DVC cache nor a remote"
     if not reproduce:
-        return Outputs("none", params=params, stale_reason=reason, revision=sha)
+        return Outputs("none", document, stale_reason=reason, revision=sha)
     outputs = reproduce_in_worktree(project, sha)
-    outputs.params, outputs.stale_reason, outputs.revision = params, reason, sha
+    outputs.params_document, outputs.stale_reason, outputs.revision = document, reason, sha
     return outputs
 
 

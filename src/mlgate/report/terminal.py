@@ -7,7 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from mlgate.report.markdown import interval, pct
+from mlgate.metrics import display_name
+from mlgate.report.md import interval, pct
 
 STATUS_STYLE = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "skip": "[dim]skip[/dim]"}
 VERDICT_STYLE = {"better": "green", "worse": "red"}
@@ -24,8 +25,14 @@ def _num(value: Any, signed: bool = False) -> str:
 def print_gate(console: Console, report: dict[str, Any]) -> None:
     """The gate verdict and each check, as `mlgate gate` prints it."""
     gate = report["gate"]
-    status = "[green]✅ gates passed[/green]" if gate["passed"] else "[red]❌ gates failed[/red]"
-    console.print(f"{status}: {gate['reason']}")
+    worse = gate.get("worse") or []
+    if not gate["passed"]:
+        status = "[red]❌ gates failed[/red]"
+    elif worse:
+        status = f"[yellow]⚠️ gates passed, but significantly worse: {', '.join(worse)}[/yellow]"
+    else:
+        status = "[green]✅ gates passed[/green]"
+    console.print(f"{status}: {gate['reason']}", soft_wrap=True)
     for check in gate["checks"]:
         console.print(
             f"  {STATUS_STYLE[check['status']]}  {check['gate']}: {check['message']}", soft_wrap=True
@@ -49,7 +56,7 @@ def _metrics_table(report: dict[str, Any]) -> Table:
         verdict = row.get("verdict") or {"added": "added", "removed": "removed"}.get(row["status"], "—")
         style = VERDICT_STYLE.get(verdict, "")
         table.add_row(
-            row["metric"] + (" ↑" if row["higher_is_better"] else " ↓"),
+            display_name(row["metric"], report["average"]) + (" ↑" if row["higher_is_better"] else " ↓"),
             _num(row["base"]),
             _num(row["pr"]),
             _num(row.get("delta"), True),
@@ -75,16 +82,19 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     console.rule(f"mlgate report: {base['rev']} → workspace")
     print_gate(console, report)
     if head["base"] is None:
-        console.print(f"[bold]{head['metric']}[/bold]: {_num(head['pr'])} (no baseline on {base['rev']})")
+        console.print(
+            f"[bold]{head['metric_name']}[/bold]: {_num(head['pr'])} (no baseline on {base['rev']})"
+        )
     else:
         console.print(
-            f"[bold]{head['metric']}[/bold]: {_num(head['base'])} → {_num(head['pr'])} "
+            f"[bold]{head['metric_name']}[/bold]: {_num(head['base'])} → {_num(head['pr'])} "
             f"(Δ {_num(head['delta'], True)}, {pct(head['delta_pct'])})"
         )
     console.print(head["verdict"], soft_wrap=True)
     console.print(f"[dim]base: {base['how']}[/dim]", soft_wrap=True)
-    if report["lock_note"]:
-        console.print(f"[yellow]{report['lock_note']}[/yellow]", soft_wrap=True)
+    for note in (head["saturation"], report["lock_note"]):
+        if note:
+            console.print(f"[yellow]{note}[/yellow]", soft_wrap=True)
     console.print(_metrics_table(report))
     changes = [(f"{c['key']} ({c['change']})", c["base"], c["pr"]) for c in report["params"]]
     console.print(_pairs_table("Params changes", changes) if changes else "No params changed.")
@@ -97,7 +107,7 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         rows = [(group, *values["value"]) for group, values in result["groups"].items()]
         console.print(
             _pairs_table(
-                f"Slices by {column} ({result['metric']}); largest gap "
+                f"Slices by {column} ({display_name(result['metric'], report['average'])}); largest gap "
                 f"{_num(result['max_gap'][0])} → {_num(result['max_gap'][1])}",
                 rows,
             )

@@ -19,8 +19,9 @@ import yaml
 
 from mlgate.errors import MissingDependencyError, MlgateError
 from mlgate.fsio import atomic_write_json, atomic_write_text
+from mlgate.layout import LAYOUT
 from mlgate.modelio import PINNED_LIBRARIES, read_card, verify_sha256
-from mlgate.project import LAYOUT, Project
+from mlgate.project import Project
 from mlgate.serving.settings import SETTINGS_FILE, ServingSettings
 from mlgate.serving.wheel import base_requirements, build_wheel
 from mlgate.vcs import head, origin_slug, tool

@@ -75,8 +75,10 @@ def numeric_transform(preprocess: Any, numeric: list[str]) -> Callable[[np.ndarr
     for _, transformer, names in columns.transformers_:
         if transformer == "drop":
             continue
+        if not set(names) <= set(numeric):  # a categorical block: scikit-learn's own transform runs
+            return None
         steps = _numeric_steps(transformer)
-        if steps is None or not set(names) <= set(numeric):
+        if steps is None:
             return None
         blocks.append(([numeric.index(name) for name in names], steps))
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate import __version__
+from mlgate.datasets.missing import MISSING
 from mlgate.modelio import load_model
 from mlgate.serving import fastpath
 from mlgate.serving.schema import NUMBER_LIMIT, CheckedRecords, RecordSchema
@@ -66,19 +67,42 @@ def input_limits(preprocess: Any, features: list[dict[str, Any]]) -> dict[str, f
     return {name: limit or 1.0 for name, limit in limits.items()}
 
 
-def imputed_inputs(preprocess: Any, features: list[dict[str, Any]]) -> frozenset[str]:
-    """The numeric features whose missing values the preprocessing fills in: requests may send them as null.
+def nullable_inputs(preprocess: Any, estimator: Any, features: list[dict[str, Any]]) -> frozenset[str]:
+    """The features a request may send as null: those the trained pipeline handles when missing.
 
-    Found by probing the preprocessing once at start-up with every numeric feature missing.
+    That is a numeric feature the preprocessing imputes or the estimator takes as NaN itself (such as
+    HistGradientBoosting with `numeric_impute: none`), and a categorical one the imputer fills in. Found by
+    probing the whole pipeline once at start-up: all features missing at once, else one at a time.
     """
-    numeric = [f["name"] for f in features if f["kind"] == "numeric"]
-    if preprocess is None or not numeric:
-        return frozenset()
-    finite = _probe(preprocess, features, [np.nan], np.isfinite)
-    if finite is None:
-        return frozenset()
-    names_out = _names_out(preprocess)
-    return frozenset(name for name in numeric if _feature_passes(finite, names_out, name))
+    names = [feature["name"] for feature in features]
+    if _handles_missing(preprocess, estimator, features, names):
+        return frozenset(names)
+    return frozenset(name for name in names if _handles_missing(preprocess, estimator, features, [name]))
+
+
+def _valid_record(features: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        f["name"]: (0.0 if f["kind"] == "numeric" else (f.get("categories") or [""])[0]) for f in features
+    }
+
+
+def _handles_missing(
+    preprocess: Any, estimator: Any, features: list[dict[str, Any]], missing: list[str]
+) -> bool:
+    """Whether the pipeline predicts a finite answer for a record whose `missing` features are missing."""
+    record = {**_valid_record(features), **dict.fromkeys(missing, MISSING)}
+    probe = pd.DataFrame([record])
+    try:
+        inputs = probe if preprocess is None else preprocess.transform(probe)
+        answer = (
+            estimator.predict_proba(inputs)
+            if hasattr(estimator, "predict_proba")
+            else estimator.predict(inputs)
+        )
+    except (ValueError, TypeError, AttributeError):  # scikit-learn refuses NaN with a ValueError
+        return False
+    values = np.asarray(answer)
+    return not np.issubdtype(values.dtype, np.number) or bool(np.isfinite(values).all())
 
 
 def _probe(
@@ -87,10 +111,7 @@ def _probe(
     """Per output column, whether `passes` holds for every probe record (every numeric feature set to one
     of `values`, the rest valid); None when the preprocessing refuses the probe."""
     numeric = [f["name"] for f in features if f["kind"] == "numeric"]
-    base = {
-        f["name"]: (0.0 if f["kind"] == "numeric" else (f.get("categories") or [""])[0]) for f in features
-    }
-    probe = pd.DataFrame([{**base, **dict.fromkeys(numeric, value)} for value in values])
+    probe = pd.DataFrame([{**_valid_record(features), **dict.fromkeys(numeric, value)} for value in values])
     try:
         output = np.asarray(preprocess.transform(probe), dtype=np.float64)
     except (ValueError, TypeError, OverflowError):
@@ -153,7 +174,7 @@ class Predictor:
         self.settings = settings
         self.preprocess, self.estimator = _split_pipeline(model)
         limits = input_limits(self.preprocess, card["features"])
-        nullable = imputed_inputs(self.preprocess, card["features"])
+        nullable = nullable_inputs(self.preprocess, self.estimator, card["features"])
         self.schema = RecordSchema(card["features"], settings.max_batch_size, limits, nullable)
         self.classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
         self.argmax = _predicts_argmax(self.estimator)

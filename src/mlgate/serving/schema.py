@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from mlgate.datasets.missing import MISSING
+
 NUMBER_TYPES = frozenset({int, float})
 NUMBER_OR_NULL_TYPES = NUMBER_TYPES | {type(None)}
 # Many estimators (all of scikit-learn's trees) compute in float32 and fail on magnitudes near its maximum
@@ -68,8 +70,8 @@ def _kind(value: Any) -> str:
 
 
 def _described(value: Any) -> str:
-    """A bad value's JSON type and value, e.g. `string "12.5"`."""
-    return f"{_kind(value)} {_shown(value)}"
+    """A bad value's JSON type and value, e.g. `string "12.5"`; just `null` for null."""
+    return "null" if value is None else f"{_kind(value)} {_shown(value)}"
 
 
 def _getter(names: list[str]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -126,11 +128,13 @@ class RecordSchema:
                     + ("; null when missing, the model fills it in" if nullable else ""),
                 }
             else:
-                options = sorted(self.categories[feature["name"]])
-                properties[feature["name"]] = {
-                    "type": "string",
-                    "enum": options,
-                    "description": "categorical feature",
+                name = feature["name"]
+                nullable = name in self.nullable
+                properties[name] = {
+                    "type": ["string", "null"] if nullable else "string",
+                    "enum": [*sorted(self.categories[name]), *([None] if nullable else [])],
+                    "description": "categorical feature; a number or boolean is read as its text"
+                    + ("; null when missing, the model fills it in" if nullable else ""),
                 }
         record = {
             "type": "object",
@@ -197,12 +201,21 @@ class RecordSchema:
         unknown = sorted(str(name) for name in record if name not in self.keys)
         raise RequestError(f"{RECORDS_FIELD}[{index}].{unknown[0]}: unknown field")
 
+    def _refuse_null(self, index: int, name: str, expected: str) -> None:
+        raise RequestError(
+            f"{RECORDS_FIELD}[{index}].{name}: expected {expected}, got null; this model cannot take a "
+            "missing value here: train it with model.preprocessing.numeric_impute (median, mean or "
+            "most_frequent) or with an estimator that handles NaN to allow null"
+        )
+
     def _check_numbers(self, records: list[dict[str, Any]], name: str) -> np.ndarray:
         values = [record[name] for record in records]
         nullable = name in self.nullable
         allowed = NUMBER_OR_NULL_TYPES if nullable else NUMBER_TYPES
         if not set(map(type, values)) <= allowed:
             index = next(i for i, v in enumerate(values) if type(v) not in allowed)
+            if values[index] is None:
+                self._refuse_null(index, name, "a number")
             expected = "a number or null" if nullable else "a number"
             raise RequestError(
                 f"{RECORDS_FIELD}[{index}].{name}: expected {expected}, got {_described(values[index])}"
@@ -227,15 +240,32 @@ class RecordSchema:
         self, records: list[dict[str, Any]], name: str, allowed: frozenset[str]
     ) -> np.ndarray:
         values = [record[name] for record in records]
-        if set(map(type, values)) != {str}:
-            index = next(i for i, v in enumerate(values) if type(v) is not str)
-            raise RequestError(
-                f"{RECORDS_FIELD}[{index}].{name}: expected a string, got {_described(values[index])}"
-            )
-        if not allowed.issuperset(values):
-            index = next(i for i, v in enumerate(values) if v not in allowed)
-            raise RequestError(
-                f"{RECORDS_FIELD}[{index}].{name}: unknown category {_shown(values[index])}; "
-                f"expected one of {', '.join(_shown(option) for option in sorted(allowed))}"
-            )
-        return np.asarray(values, dtype=object)
+        if set(map(type, values)) == {str} and allowed.issuperset(values):
+            return np.asarray(values, dtype=object)
+        texts = [self._category(index, name, value, allowed) for index, value in enumerate(values)]
+        return np.asarray(texts, dtype=object)
+
+    def _category(self, index: int, name: str, value: Any, allowed: frozenset[str]) -> str | float:
+        """One categorical value as the text the model was trained on: numbers and booleans as their text."""
+        if value is None:
+            if name not in self.nullable:
+                self._refuse_null(index, name, "a string")
+            return MISSING
+        if type(value) not in (str, bool, int, float):
+            raise RequestError(f"{RECORDS_FIELD}[{index}].{name}: expected a string, got {_described(value)}")
+        for text in _spellings(value):
+            if text in allowed:
+                return text
+        raise RequestError(
+            f"{RECORDS_FIELD}[{index}].{name}: unknown category {_shown(value)}; "
+            f"expected one of {', '.join(_shown(option) for option in sorted(allowed))}"
+        )
+
+
+def _spellings(value: str | bool | int | float) -> list[str]:
+    """How the data stage may have written a value as text: 1 as "1" or "1.0", True as "True"."""
+    if isinstance(value, str | bool):
+        return [str(value)]
+    if isinstance(value, int) or float(value).is_integer():
+        return [str(int(value)), str(float(value))]
+    return [str(value)]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.errors import ConfigError
-from mlgate.project import LAYOUT
+from mlgate.layout import LAYOUT
 
 SETTINGS_FILE = "serving.json"
 SETTINGS_ENV = "MLGATE_SERVING_SETTINGS"

@@ -12,7 +12,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from mlgate.errors import ServiceCheckError
+from mlgate.datasets.schema import read_prepared
+from mlgate.errors import DataValidationError, ServiceCheckError
 from mlgate.modelio import read_card
 from mlgate.project import Project
 
@@ -48,11 +49,15 @@ def wait_ready(url: str, timeout: float) -> float:
 
 def test_records(project: Project, rows: int) -> list[dict[str, Any]]:
     """The first `rows` test records, with only the features the model card lists, as JSON values."""
-    import pandas as pd
-
-    names = [feature["name"] for feature in read_card(project.files.card)["features"]]
-    frame = pd.read_parquet(project.files.test)[names].head(rows)
-    records: list[dict[str, Any]] = json.loads(frame.to_json(orient="records"))
+    files = project.files
+    frame, _ = read_prepared(files.test, files.schema, project.shown(files.test))
+    names = [feature["name"] for feature in read_card(files.card)["features"]]
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"{project.shown(files.test)}: no column(s) {', '.join(missing)} of the model card"
+        )
+    records: list[dict[str, Any]] = json.loads(frame[names].head(rows).to_json(orient="records"))
     return records
 
 
@@ -74,8 +79,8 @@ def post_json(url: str, body: Any) -> Any:
 def smoke(project: Project, url: str, timeout: float, rows: int = 1) -> SmokeResult:
     """Wait for the service, score test records, and check that each got a prediction."""
     url = url.rstrip("/")
-    ready = wait_ready(url, timeout)
     records = test_records(project, rows)
+    ready = wait_ready(url, timeout)
     answers = post_json(f"{url}/predict", {"records": records})
     if not isinstance(answers, list) or len(answers) != len(records):
         raise ServiceCheckError(f"{url}/predict answered {str(answers)[:200]} for {len(records)} record(s)")

@@ -12,7 +12,7 @@ def run_stage(project: Project, name: str, engine: Engine | None = None) -> None
     if name == "data":
         from mlgate.stages import data as module
 
-        params = project.params  # the data stage checks the source's own columns as it loads them
+        params = project.params_against_source(expectations=False)  # the stage checks those on the data
     else:
         if name == "train":
             from mlgate.stages import train as module  # type: ignore[no-redef]

@@ -52,7 +52,7 @@ def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
     train, test, schema, data_hash = prepare(project, params, engine)
     with step("profile train split"):
         profile = reference_profile(train, schema, params["data"]["profile"])
-        summary = data_summary(train, test, schema, data_hash)
+        summary = data_summary(train, test, schema, data_hash, params["data"]["id_column"])
     files = project.files
     with output_set() as outputs:
         outputs.parquet(files.train, train)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,11 @@ from mlgate.datasets.schema import ROW_ID, FeatureSchema, read_prepared
 from mlgate.errors import DataValidationError
 from mlgate.fsio import output_set
 from mlgate.metrics import (
+    HIGHER_IS_BETTER,
     Predictions,
+    display_name,
     metric_names,
+    model_outputs,
     point_scores,
     predictions_from_frame,
     primary_metric,
@@ -25,66 +29,72 @@ from mlgate.modelio import load_model
 from mlgate.plots import classification_plots, importance_plot, regression_plots
 from mlgate.progress import step
 from mlgate.project import Project
-
-MAX_SLICE_GROUPS = 20
-SCORING = {  # scikit-learn scorer names for permutation importance: (binary or regression, multiclass)
-    "accuracy": ("accuracy", "accuracy"),
-    "precision": ("precision", "precision_macro"),
-    "recall": ("recall", "recall_macro"),
-    "f1": ("f1", "f1_macro"),
-    "roc_auc": ("roc_auc", "roc_auc_ovr"),
-    "log_loss": ("neg_log_loss", "neg_log_loss"),
-    "rmse": ("neg_root_mean_squared_error",) * 2,
-    "mae": ("neg_mean_absolute_error",) * 2,
-    "r2": ("r2", "r2"),
-}
+from mlgate.slicing import group_labels, slice_metrics
 
 
-def slice_metrics(
-    names: list[str], predictions: Predictions, test: pd.DataFrame, columns: list[str]
+def slices(
+    names: list[str], predictions: Predictions, test: pd.DataFrame, params: dict[str, Any]
 ) -> dict[str, Any]:
-    """Metrics per group of each slice column, and the largest gap between groups."""
-    result: dict[str, Any] = {}
-    for column in columns:
+    """Sliced metrics of each `evaluate.slices` column: groups with CIs, the gap, its CI and p-value."""
+    evaluate = params["evaluate"]
+    result = {}
+    for column in evaluate["slices"]:
         if column not in test.columns:
             raise DataValidationError(
                 f"params.yaml: evaluate.slices: {column!r} is not a column of the test set"
             )
-        groups = test[column].astype(str).where(test[column].notna(), "(missing)")
-        top = groups.value_counts().index[:MAX_SLICE_GROUPS]
-        per_group = {}
-        for group in top:
-            mask = (groups == group).to_numpy()
-            per_group[str(group)] = {"rows": int(mask.sum()), **point_scores(names, predictions.take(mask))}
-        gaps = {}
-        for name in names:
-            finite = [g[name] for g in per_group.values() if np.isfinite(g[name])]
-            gaps[name] = float(max(finite) - min(finite)) if len(finite) > 1 else 0.0
-        result[column] = {"groups": per_group, "max_gap": gaps}
+        with step(f"slice metrics by {column}"):
+            labels = group_labels(test[column])
+            result[column] = slice_metrics(
+                names, predictions, labels, evaluate["bootstrap"], evaluate["min_slice_rows"]
+            )
     return result
 
 
+def importance_scorer(name: str, task: str, classes: list[Any], average: str) -> Callable[..., float]:
+    """A scikit-learn scorer that is mlgate's own metric, so importance means what the report's does."""
+    sign = 1.0 if HIGHER_IS_BETTER[name] else -1.0
+
+    def scorer(estimator: Any, features: pd.DataFrame, target: pd.Series) -> float:
+        frame = pd.DataFrame(
+            {"target": target.to_numpy(), **model_outputs(estimator, features, task, classes)}
+        )
+        return sign * point_scores([name], predictions_from_frame(frame, task, classes, average))[name]
+
+    return scorer
+
+
 def permutation_importance(
-    model: Any, test: pd.DataFrame, schema: FeatureSchema, params: dict[str, Any], classes: int
+    model: Any, test: pd.DataFrame, schema: FeatureSchema, params: dict[str, Any], card: dict[str, Any]
 ) -> pd.DataFrame:
-    """Permutation importance of each feature on a capped, seeded sample of the test set."""
+    """Permutation importance of each feature on a capped, seeded sample of the test set, scored on the
+    primary metric."""
     from sklearn.inspection import permutation_importance as sk_permutation_importance
 
     settings = params["evaluate"]["permutation_importance"]
     sample = test.sample(n=min(len(test), settings["max_rows"]), random_state=settings["seed"])
-    scorer = SCORING[primary_metric(params)][1 if classes > 2 else 0]
-    with step(f"permutation importance on {len(sample)} rows"):
+    name, average = primary_metric(params), params["evaluate"]["average"]
+    with (
+        step(f"permutation importance on {len(sample)} rows"),
+        np.errstate(invalid="ignore", divide="ignore"),
+    ):
         result = sk_permutation_importance(
             model,
             sample[schema.features],
             sample[schema.target],
-            scoring=scorer,
+            scoring=importance_scorer(name, schema.task, card["classes"], average),
             n_repeats=settings["repeats"],
             random_state=settings["seed"],
             n_jobs=1,
         )
+    metric = display_name(name, average if len(card["classes"]) > 2 else None)
     frame = pd.DataFrame(
-        {"feature": schema.features, "importance": result.importances_mean, "std": result.importances_std}
+        {
+            "feature": schema.features,
+            "importance": result.importances_mean,
+            "std": result.importances_std,
+            "metric": metric,
+        }
     )
     return frame.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 
@@ -107,21 +117,22 @@ def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
     test = as_model_input(test, schema.categorical)
     with step(f"predict {len(test)} test rows"):
         table = predict_frame(model, test, schema, card, engine)
-    predictions = predictions_from_frame(table, schema.task, card["classes"])
+    average = params["evaluate"]["average"]
+    predictions = predictions_from_frame(table, schema.task, card["classes"], average)
     names = usable_metrics(metric_names(params), predictions)
     metrics = engine.metrics(names, predictions, params["evaluate"]["bootstrap"])
+    if predictions.class_average:
+        metrics["average"] = predictions.class_average
     metrics["n_test"] = predictions.rows
     if params["evaluate"]["slices"]:
-        metrics["slices"] = slice_metrics(names, predictions, test, params["evaluate"]["slices"])
+        metrics["slices"] = slices(names, predictions, test, params)
     plots = (
-        classification_plots(table, card["classes"])
+        classification_plots(table, card["classes"], predictions.class_average)
         if schema.task == "classification"
         else regression_plots(table)
     )
     if params["evaluate"]["permutation_importance"]["enabled"]:
-        plots["importance.json"] = importance_plot(
-            permutation_importance(model, test, schema, params, len(card["classes"]))
-        )
+        plots["importance.json"] = importance_plot(permutation_importance(model, test, schema, params, card))
     _write(project, metrics, table, plots)
     summary = ", ".join(f"{n}={metrics[n]['value']:.4f}" for n in names)
     print(f"evaluate: {summary}")

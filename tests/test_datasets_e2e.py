@@ -1,0 +1,174 @@
+"""Three datasets unlike the example, each through `dvc repro` and `mlgate report`, as a user would run them.
+
+Each run shows: a model collapsed to one class (or to the mean) gets a headline that names the metrics
+that got worse, and no ✅; a group predicted perfectly scores 1.0; the charts name their metrics; the
+service takes null where the pipeline handles NaN; the monitor raises no alarm on a sample of the
+training data whose missing values are empty CSV cells.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import BIN, commit_all, mlgate, repro, run, write_params
+from mlgate.metrics import display_name
+from mlgate.project import Project
+from mlgate.serving.predictor import Predictor
+from mlgate.serving.settings import ServingSettings
+from tabular import DATASETS, Dataset
+
+pytestmark = pytest.mark.slow
+WORSE_WHEN_COLLAPSED = {"classification": {"accuracy", "f1", "log_loss"}, "regression": {"rmse", "mae", "r2"}}
+
+
+def make_repo(folder: Path, dataset: Dataset) -> Path:
+    """A git + DVC repository with the dataset as a CSV, trained and committed on main."""
+    repo = folder / dataset.name
+    (repo / "data/raw").mkdir(parents=True)
+    dataset.frame.to_csv(repo / "data/raw/data.csv", index=False)
+    dvc = yaml.safe_load((Path(__file__).parents[1] / "dvc.yaml").read_text())
+    dvc["stages"]["data"]["deps"] = [".mlgate/version", "data/raw/data.csv"]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(dvc, sort_keys=False))
+    write_params(repo, dataset.params)
+    run("git", "init", "-q", "-b", "main", cwd=repo)
+    run(BIN / "dvc", "init", "-q", cwd=repo)
+    assert mlgate("validate", cwd=repo).returncode == 0
+    repro(repo)
+    commit_all(repo, "train")
+    return repo
+
+
+@pytest.fixture(scope="module", params=DATASETS, ids=lambda make: make.__name__)
+def trained(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Dataset, Path]:
+    dataset = request.param()
+    return dataset, make_repo(tmp_path_factory.mktemp("datasets"), dataset)
+
+
+@pytest.fixture(scope="module")
+def collapsed(trained: tuple[Dataset, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A pull request that makes the model useless, and its report against main (JSON and markdown)."""
+    dataset, repo = trained
+    branch = tmp_path_factory.mktemp("collapsed") / dataset.name
+    shutil.copytree(repo, branch, symlinks=True)
+    params = yaml.safe_load((branch / "params.yaml").read_text())
+    params["model"]["params"] = {**params["model"]["params"], **dataset.collapse}
+    write_params(branch, params)
+    run("git", "checkout", "-q", "-b", "collapse", cwd=branch)
+    repro(branch)
+    report = json.loads(mlgate("report", "--base", "main", "--format", "json", cwd=branch, check=True).stdout)
+    markdown = mlgate("report", "--base", "main", "--format", "md", cwd=branch, check=True).stdout
+    return {"json": report, "markdown": markdown, "repo": branch}
+
+
+def test_a_collapsed_model_gets_no_check_mark_and_names_what_got_worse(
+    trained: tuple[Dataset, Path], collapsed: dict[str, Any]
+) -> None:
+    dataset, _ = trained
+    report, markdown = collapsed["json"], collapsed["markdown"]
+    worse = set(report["gate"]["worse"])
+    assert WORSE_WHEN_COLLAPSED[dataset.params["model"]["task"]] <= worse, report["headline"]
+    assert report["headline"]["status"] != "passed"
+    assert "✅ Gates passed" not in markdown
+    headline = markdown.split("### Metrics")[0]
+    average = report["average"]
+    for name in WORSE_WHEN_COLLAPSED[dataset.params["model"]["task"]]:
+        assert display_name(name, average) in headline, name
+
+
+def test_a_group_predicted_perfectly_scores_one(trained: tuple[Dataset, Path]) -> None:
+    dataset, repo = trained
+    if dataset.perfect_group is None:
+        pytest.skip("a regression has no accuracy, precision, recall or f1")
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    group = metrics["slices"][dataset.slice_column]["groups"][dataset.perfect_group]
+    assert {name: group[name] for name in ("accuracy", "precision", "recall", "f1")} == dict.fromkeys(
+        ("accuracy", "precision", "recall", "f1"), 1.0
+    )
+    assert group["judged"] and group["ci"]["accuracy"] == [1.0, 1.0]
+
+
+def test_chart_titles_name_their_metrics(trained: tuple[Dataset, Path], collapsed: dict[str, Any]) -> None:
+    dataset, _ = trained
+    report, markdown = collapsed["json"], collapsed["markdown"]
+    average = report["average"]
+    primary = display_name(report["primary"], average)
+    assert f'title "Permutation importance: the drop in {primary} when a feature is shuffled"' in markdown
+    if dataset.params["model"]["task"] == "classification":
+        described = f"roc_auc ({average}, one-vs-rest)" if average else "roc_auc"
+        assert f'title "ROC curve: {described}"' in markdown
+        if average:  # the PR's curve of every class is drawn and named in the key
+            assert all(f"= class `{label}` (PR)" in markdown for label in ("Adelie", "Chinstrap", "Gentoo"))
+
+
+def test_the_service_takes_null_where_the_pipeline_handles_nan(trained: tuple[Dataset, Path]) -> None:
+    _, repo = trained
+    files = Project.at(repo).files
+    settings = ServingSettings(name="check", model_path=str(files.model), card_path=str(files.card))
+    predictor = Predictor.load(settings, repo)
+    test = pd.read_parquet(files.test)
+    names = [feature["name"] for feature in predictor.card["features"]]
+    records = json.loads(test[names].head(3).to_json(orient="records"))
+    for record in records:
+        record.update(dict.fromkeys(predictor.schema.nullable, None))
+    assert predictor.schema.nullable, "no feature takes null"
+    answers = predictor.predict(predictor.schema.check(records))
+    assert len(answers) == 3 and all("prediction" in answer for answer in answers)
+
+
+def test_the_monitor_raises_no_alarm_on_a_sample_of_the_training_data(
+    trained: tuple[Dataset, Path], tmp_path: Path
+) -> None:
+    dataset, repo = trained
+    train = pd.read_parquet(repo / "data/prepared/train.parquet").drop(columns=["row_id"])
+    sample = tmp_path / "sample.csv"
+    train.sample(n=min(len(train), 400), random_state=0).to_csv(sample, index=False)  # NaN as empty cells
+    assert ",," in sample.read_text() or train.isna().sum().sum() == 0
+    result = mlgate("monitor", "--current", str(sample), "--json", cwd=repo)
+    monitor = json.loads(result.stdout)
+    assert (result.returncode, monitor["status"], monitor["alarms"]) == (0, "healthy", []), result.stderr
+    categories = [f for f, v in monitor["features"].items() if v["kind"] == "categorical"]
+    assert all("" not in monitor["features"][name]["unseen"] for name in categories)
+    assert np.isfinite(monitor["features"][dataset.slice_column]["psi"])
+
+
+def test_a_real_bento_serves_strings_and_nulls(trained: tuple[Dataset, Path], tmp_path: Path) -> None:
+    """`mlgate build` and `bentoml serve` for the two classifiers: categorical strings, and null where the
+    pipeline handles NaN, answered as the in-process pipeline answers."""
+    from test_serving import start_server, stop, wait_ready
+
+    dataset, repo = trained
+    if dataset.params["model"]["task"] != "classification":
+        pytest.skip("the regression's serving is covered in-process above")
+    built = mlgate("build", "--no-lock-packages", "--field", "tag", cwd=repo, check=True).stdout.strip()
+    process, port = start_server([str(BIN / "bentoml"), "serve", built], repo, tmp_path / "serve.log")
+    try:
+        wait_ready(process, port, tmp_path / "serve.log")
+        files = Project.at(repo).files
+        predictor = Predictor.load(
+            ServingSettings(name="t", model_path=str(files.model), card_path=str(files.card)), repo
+        )
+        names = [feature["name"] for feature in predictor.card["features"]]
+        records = json.loads(pd.read_parquet(files.test)[names].head(5).to_json(orient="records"))
+        records[0].update(dict.fromkeys(predictor.schema.nullable, None))
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict",
+            data=json.dumps({"records": records}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            served = json.loads(answer.read())
+    finally:
+        stop(process)
+    expected = predictor.predict(predictor.schema.check(records))
+    assert [a["prediction"] for a in served] == [a["prediction"] for a in expected]
+    for got, want in zip(served, expected, strict=True):
+        assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-12)
