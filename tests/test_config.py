@@ -197,4 +197,4 @@ def test_validate_checks_columns_the_config_names_against_the_source(tmp_path: P
     assert result.returncode == 2
     assert "data.expectations.columns.a typo: 'a typo' is not a column of the data" in result.stderr
     assert "evaluate.slices[1]: 'no such column' is not a column of the data" in result.stderr
-    assert "mean area" not in result.stderr
+    assert "evaluate.slices[0]" not in result.stderr

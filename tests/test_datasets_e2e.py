@@ -82,6 +82,9 @@ def test_a_collapsed_model_gets_no_check_mark_and_names_what_got_worse(
     average = report["average"]
     for name in WORSE_WHEN_COLLAPSED[dataset.params["model"]["task"]]:
         assert display_name(name, average) in headline, name
+    if dataset.params["model"]["task"] == "classification":  # and the collapse itself is named
+        assert "predicts one class" in report["headline"]["classes_note"]
+        assert "⚠️ This PR's model predicts one class" in headline
 
 
 def test_a_group_predicted_perfectly_scores_one(trained: tuple[Dataset, Path]) -> None:
@@ -172,3 +175,24 @@ def test_a_real_bento_serves_strings_and_nulls(trained: tuple[Dataset, Path], tm
     assert [a["prediction"] for a in served] == [a["prediction"] for a in expected]
     for got, want in zip(served, expected, strict=True):
         assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-12)
+
+
+def test_a_pr_that_changes_the_averaging_is_compared_under_the_base_s(
+    trained: tuple[Dataset, Path], tmp_path: Path
+) -> None:
+    """A PR that only switches evaluate.average is not a regression: its metrics are compared under the
+    base's averaging until it is merged, and the report says so."""
+    dataset, repo = trained
+    if dataset.name != "multiclass":
+        pytest.skip("averaging applies to a multiclass model")
+    branch = tmp_path / "average"
+    shutil.copytree(repo, branch, symlinks=True)
+    params = yaml.safe_load((branch / "params.yaml").read_text())
+    params["evaluate"]["average"] = "weighted"
+    write_params(branch, params)
+    repro(branch)
+    report = json.loads(mlgate("report", "--base", "main", "--format", "json", cwd=branch, check=True).stdout)
+    assert report["average_mismatch"] == ["macro", "weighted"] and report["average"] == "macro"
+    rows = {row["metric"]: row for row in report["metrics"]}
+    assert rows["f1"]["verdict"] == "no significant change" and rows["f1"]["delta"] == pytest.approx(0.0)
+    assert report["gate"]["passed"] and report["headline"]["status"] == "passed"

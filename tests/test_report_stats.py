@@ -237,14 +237,14 @@ def test_a_saturated_primary_metric_gets_a_note() -> None:
     )
 
 
-def test_sides_that_average_differently_are_not_compared() -> None:
+def test_a_pr_that_changes_the_averaging_is_compared_under_the_base_s() -> None:
     from mlgate.report.compare import DeltaTest, metric_rows
     from mlgate.report.sides import Outputs
 
-    metrics = {"accuracy": {"value": 0.9}, "f1": {"value": 0.8}}
+    metrics = {"accuracy": {"value": 0.9}, "f1": {"value": 0.8, "ci_low": 0.7, "ci_high": 0.9}}
     base = Outputs("workspace", metrics={**metrics, "average": "macro"})
-    head = Outputs("workspace", metrics={**metrics, "average": "weighted"})
-    tests = {name: DeltaTest(0.0, (-0.01, 0.01), 0.5, 0.5) for name in metrics}
-    rows = {row["metric"]: row for row in metric_rows(base, head, tests, 0.05)}
-    assert rows["f1"]["status"] == "not comparable" and "verdict" not in rows["f1"]
-    assert rows["accuracy"]["verdict"] == "no significant change"  # accuracy does not average over classes
+    head = Outputs("workspace", metrics={**metrics, "f1": {"value": 0.6}, "average": "weighted"})
+    tests = {name: DeltaTest(-0.05, (-0.08, -0.02), 0.001, 0.001) for name in metrics}
+    rows = {row["metric"]: row for row in metric_rows(base, head, tests, 0.05, {"f1": 0.75})}
+    assert (rows["f1"]["pr"], rows["f1"]["pr_ci"], rows["f1"]["verdict"]) == (0.75, None, "worse")
+    assert rows["accuracy"]["pr"] == 0.9  # accuracy does not average over classes

@@ -174,8 +174,24 @@ def _describe(error: ValidationError) -> tuple[FieldPath, str]:
     if error.validator == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
+        if error.instance is None:
+            return path, f"expected {expected}, got nothing (null); remove the field or give it a value"
         return path, f"expected {expected}, got {type(error.instance).__name__} {error.instance!r}"
+    if error.validator in ("oneOf", "anyOf"):
+        forms = " or ".join(_form(option) for option in error.validator_value)
+        return path, f"{json.dumps(error.instance, default=str)} is not allowed here: expected {forms}"
     return path, error.message
+
+
+def _form(schema: dict[str, Any]) -> str:
+    """One alternative of a oneOf, in words: `a number ≥ 0`, `a string matching ^[0-9]+%$`."""
+    words = {"number": "a number", "integer": "an integer", "string": "a string"}
+    text = words.get(str(schema.get("type")), "a value")
+    if "minimum" in schema:
+        text += f" ≥ {schema['minimum']}"
+    if "pattern" in schema:
+        text += f" matching {schema['pattern']}"
+    return text
 
 
 def validate_document(document: YamlDocument, schema_name: str) -> None:
@@ -305,8 +321,12 @@ def _serve_problems(params: dict[str, Any]) -> list[Problem]:
 def _column_problems(params: dict[str, Any], columns: Collection[str], expectations: bool) -> list[Problem]:
     """Fields that name data columns, against the columns of the data (the expectations too, unless the
     caller checks them on the data itself, as the data stage does with a message per failing column)."""
-    known = set(columns)
-    named: list[tuple[FieldPath, str]] = [
+    known, data = set(columns), params["data"]
+    named: list[tuple[FieldPath, str]] = [(("data", "target"), data["target"])]
+    for field in ("features", "categorical", "drop"):
+        named += [(("data", field, index), column) for index, column in enumerate(data[field] or [])]
+    named += [(("data", "id_column"), data["id_column"])] if data["id_column"] else []
+    named += [
         (("evaluate", "slices", index), column) for index, column in enumerate(params["evaluate"]["slices"])
     ]
     rules = params["data"]["expectations"] if expectations else {"columns": {}, "required_columns": []}
@@ -315,6 +335,10 @@ def _column_problems(params: dict[str, Any], columns: Collection[str], expectati
         (("data", "expectations", "required_columns", index), column)
         for index, column in enumerate(rules["required_columns"])
     ]
+    ordered = list(dict.fromkeys(columns))
+    listed = ", ".join(ordered[:12]) + (", …" if len(ordered) > 12 else "")
     return [
-        (where, f"{column!r} is not a column of the data") for where, column in named if column not in known
+        (where, f"{column!r} is not a column of the data (columns: {listed})")
+        for where, column in named
+        if column not in known
     ]

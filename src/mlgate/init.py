@@ -50,8 +50,9 @@ def resolve_release(root: Path, repository: str, tag: str) -> str:
     try:
         return remote_tag_commit(root, url, tag)
     except GitError as exc:
+        why = str(exc).strip().splitlines()[-1].removeprefix("fatal: ")
         raise GitError(
-            f"cannot find the commit of mlgate {tag} at {url} ({exc}); "
+            f"cannot find the commit of mlgate {tag} at {url} ({why}); "
             "the workflows pin mlgate by commit, so pass it with --mlgate-ref <40-hex sha>"
         ) from None
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
-from mlgate.config import default_section, load_params
+from mlgate.config import ColumnSource, YamlDocument, default_section, load_params, read_yaml
 from mlgate.errors import ConfigError
 from mlgate.fsio import atomic_write_text, shown
 from mlgate.layout import LAYOUT, Layout
@@ -65,24 +65,34 @@ class Project:
     def has_params(self) -> bool:
         return self.params_file.is_file()
 
+    def _load(self, columns: ColumnSource | None = None, expectations: bool = True) -> dict[str, Any]:
+        shown = self.shown(self.params_file)
+        if not self.params_file.is_file():
+            raise ConfigError(
+                f"{shown}: file not found; run mlgate in the project's folder or pass -C <folder> "
+                "(`mlgate init` writes a starter params.yaml)"
+            )
+        return load_params(self.params_file, columns, shown, expectations)
+
     @cached_property
     def params(self) -> dict[str, Any]:
         """params.yaml, validated, with defaults filled in."""
-        return load_params(self.params_file, shown=self.shown(self.params_file))
+        return self._load()
 
     def checked_params(self, columns: Collection[str] | None) -> dict[str, Any]:
         """params.yaml validated also against the data's columns, when they are known."""
-        return load_params(self.params_file, lambda _: columns, shown=self.shown(self.params_file))
+        return self._load(lambda _: columns)
 
     def params_against_source(self, expectations: bool = True) -> dict[str, Any]:
         """params.yaml validated also against the columns of its source, read from the source's header;
         with `expectations` off, the expectations' columns are left to the data stage's own check."""
         from mlgate.datasets.sources import header_columns
 
-        def columns(params: dict[str, Any]) -> list[str] | None:
-            return header_columns(params["data"]["source"], self.root)
+        return self._load(lambda params: header_columns(params["data"]["source"], self.root), expectations)
 
-        return load_params(self.params_file, columns, self.shown(self.params_file), expectations)
+    def document(self) -> YamlDocument:
+        """params.yaml as parsed, with the line of every field, for messages that name them."""
+        return read_yaml(self.params_file, self.shown(self.params_file))
 
     def section(self, name: str) -> dict[str, Any]:
         """One section of params.yaml; its schema defaults when the project has no params.yaml."""

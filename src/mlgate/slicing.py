@@ -104,6 +104,7 @@ def slice_metrics(
         "max_gap": {},
         "gap_ci": {},
         "gap_p": {},
+        "groups_total": int(labels.nunique(dropna=False)),
     }
     if len(judged) < 2:
         return result
@@ -119,7 +120,8 @@ def slice_metrics(
         result["gap_ci"] = {name: percentile_interval(_gap(draws[name]), confidence) for name in names}
     rows = np.flatnonzero(np.any([masks[g] for g in judged], axis=0))
     codes = np.select([masks[g][rows] for g in judged], list(range(len(judged))))
-    result["gap_p"] = gap_p_values(names, predictions.take(rows), codes, observed, bootstrap["seed"])
+    defined = [name for name in names if np.isfinite(observed[name])]  # roc_auc of a one-class group: none
+    result["gap_p"] = gap_p_values(defined, predictions.take(rows), codes, observed, bootstrap["seed"])
     return result
 
 

@@ -68,27 +68,61 @@ def _source_problems(dvc: YamlDocument, stages: dict[str, Any], params: dict[str
     return []
 
 
+def _source_exists(project: Project, params: dict[str, Any], produced: set[str]) -> None:
+    """A file source must exist, be DVC-tracked, or be an output of a stage, so that DVC brings it."""
+    source = params["data"]["source"]
+    if source.startswith(("sklearn:", "python:")) or project.resolve(source).exists():
+        return
+    if project.resolve(f"{source}.dvc").exists() or source in produced or source in _lock_outs(project):
+        return
+    raise project.document().error(
+        ("data", "source"),
+        f"{source}: file not found in {project.root}, not DVC-tracked ({source}.dvc), "
+        "and no stage of dvc.yaml outputs it",
+    )
+
+
+def _lock_outs(project: Project) -> dict[str, str]:
+    from mlgate.vcs import DvcLock
+
+    lock = project.files.dvc_lock
+    return DvcLock.parse(lock.read_bytes(), project.shown(lock)).outs() if lock.is_file() else {}
+
+
 def validate_project(project: Project, dvc_path: Path | None = None) -> list[str]:
     """Check params.yaml (against its source's columns too) and dvc.yaml; refresh .mlgate/version."""
+    from mlgate.stages.train import estimator_problems  # here: it imports scikit-learn
+
     params = project.params_against_source()
-    shown = project.shown(project.params_file)
-    notes = [f"{shown}: valid"]
+    project.document().raise_problems(estimator_problems(params["model"]))
+    notes = [f"{project.shown(project.params_file)}: valid"]
     dvc_file = dvc_path or project.files.dvc_yaml
+    produced: set[str] = set()
     if dvc_file.exists():
-        dvc = read_yaml(dvc_file, project.shown(dvc_file))
-        stages = (dvc.data or {}).get("stages") if isinstance(dvc.data, dict) else None
-        if not isinstance(stages, dict) or not stages:
-            raise dvc.error(("stages",), "expected a mapping of stages")
-        raw = read_yaml(project.params_file, shown).data
-        problems = [
-            p
-            for name, stage in stages.items()
-            for p in _stage_problems(dvc, name, stage, raw, project.params_file.name)
-        ]
-        problems += _source_problems(dvc, stages, params)
-        if problems:
-            raise ConfigError("\n".join(problems))
-        notes.append(f"{project.shown(dvc_file)}: {len(stages)} stage(s) consistent with {shown}")
+        produced = _check_dvc(project, dvc_file, params)
+        notes.append(f"{project.shown(dvc_file)}: consistent with {project.shown(project.params_file)}")
+    _source_exists(project, params, produced)
     if project.refresh_version():
         notes.append(".mlgate/version: updated to the running mlgate (stages will re-run)")
     return notes
+
+
+def _check_dvc(project: Project, dvc_file: Path, params: dict[str, Any]) -> set[str]:
+    """Every stage of dvc.yaml consistent with params.yaml; the paths its stages output."""
+    dvc = read_yaml(dvc_file, project.shown(dvc_file))
+    stages = (dvc.data or {}).get("stages") if isinstance(dvc.data, dict) else None
+    if not isinstance(stages, dict) or not stages:
+        raise dvc.error(("stages",), "expected a mapping of stages")
+    raw = read_yaml(project.params_file, project.shown(project.params_file)).data
+    problems = [
+        p
+        for name, stage in stages.items()
+        for p in _stage_problems(dvc, name, stage, raw, project.params_file.name)
+    ]
+    problems += _source_problems(dvc, stages, params)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    outs = [out for stage in stages.values() if isinstance(stage, dict) for out in stage.get("outs") or []]
+    return {str(next(iter(out)) if isinstance(out, dict) and out else out) for out in outs}
+
+

@@ -21,7 +21,8 @@ def run_build(args: argparse.Namespace) -> int:
         registry_sha256=args.registry_sha256,
         lock_packages=args.lock_packages,
     )
-    emit(args, asdict(built), lambda: print(f"bento: {built.tag}\npath: {built.path}"))
+    image = f"\nimage: {built.image}" if built.image else ""
+    emit(args, asdict(built), lambda: print(f"bento: {built.tag}\npath: {built.path}{image}"))
     return EXIT_OK
 
 

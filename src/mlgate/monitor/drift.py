@@ -109,5 +109,7 @@ def _alarm_lines(name: str, result: dict[str, Any]) -> list[str]:
         )
     if result["unseen_alarm"]:
         shown = ", ".join(list(result["unseen"])[:5])
-        lines.append(f"{name}: unseen categories in {result['unseen_share']:.1%} of rows ({shown})")
+        lines.append(
+            f"{name}: unseen categories in {result['unseen_share']:.1%} of the rows with a value ({shown})"
+        )
     return lines

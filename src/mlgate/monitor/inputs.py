@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from mlgate.datasets.missing import NA_TOKENS, is_missing
 from mlgate.errors import DataValidationError
+from mlgate.fsio import shown
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 SAMPLE_BYTES = 1 << 16
@@ -31,7 +32,9 @@ def resolve_inputs(pattern: str, root: Path) -> list[Path]:
         if Path(name).suffix.lower() not in FORMATS:
             raise DataValidationError(f"{name}: expected a .csv, .parquet or .jsonl file")
         if not (root / name).is_file():
-            raise DataValidationError(f"{name}: file not found (if it is DVC-tracked, run `dvc pull`)")
+            raise DataValidationError(
+                f"{shown(root / name)}: file not found (if it is DVC-tracked, run `dvc pull`)"
+            )
     return [root / name for name in names]
 
 

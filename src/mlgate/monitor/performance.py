@@ -81,7 +81,7 @@ def prediction_counter(profile: dict[str, Any], predictions: np.ndarray, task: s
 
 
 def current_metrics(
-    collector: OutputCollector, classes: list[Any], names: list[str], bootstrap: dict[str, Any]
+    collector: OutputCollector, classes: list[Any], names: list[str], evaluate: dict[str, Any]
 ) -> dict[str, Any]:
     """Metrics of the labelled rows with bootstrap CIs, as the evaluate stage computes them."""
     import pandas as pd
@@ -96,9 +96,9 @@ def current_metrics(
     frame = frame[frame["target"].notna()]
     if collector.task == "classification":
         frame = frame[frame["target"].astype(str).isin([str(c) for c in classes])]
-    predictions = predictions_from_frame(frame, collector.task, classes)
-    block = metric_block(usable_metrics(names, predictions), predictions, bootstrap)
-    return {"rows": predictions.rows, "metrics": block}
+    predictions = predictions_from_frame(frame, collector.task, classes, evaluate["average"])
+    block = metric_block(usable_metrics(names, predictions), predictions, evaluate["bootstrap"])
+    return {"rows": predictions.rows, "metrics": block, "average": predictions.class_average}
 
 
 def compare_metrics(

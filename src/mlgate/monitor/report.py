@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlgate.metrics import display_name
+
 HEADLINES = {
     "alarm": "## 🚨 Monitor: alarm",
     "healthy": "## ✅ Monitor: healthy",
@@ -96,7 +98,8 @@ def _performance_table(performance: dict[str, Any] | None) -> list[str]:
         recorded = "–" if data["recorded"] is None else f"{data['recorded']:.4f}"
         floor = "–" if data["floor"] is None else f"{data['floor']}"
         verdict = "🚨" if data["below_floor"] or data["dropped"] else "✅"
-        lines.append(f"| {name} | {data['value']:.4f}{interval} | {recorded} | {floor} | {verdict} |")
+        shown = display_name(name, performance.get("average"))
+        lines.append(f"| {shown} | {data['value']:.4f}{interval} | {recorded} | {floor} | {verdict} |")
     return lines
 
 

@@ -242,7 +242,7 @@ def _performance(
     classes = (reference.card or {}).get("classes") or list(
         reference.profile["target_profile"].get("counts", {})
     )
-    current = current_metrics(outputs, classes, metric_names(params), params["evaluate"]["bootstrap"])
+    current = current_metrics(outputs, classes, metric_names(params), params["evaluate"])
     table, alarms = compare_metrics(current, reference.metrics, params["monitor"])
-    result["performance"] = {"rows": current["rows"], "metrics": table}
+    result["performance"] = {"rows": current["rows"], "metrics": table, "average": current["average"]}
     return alarms

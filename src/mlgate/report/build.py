@@ -8,10 +8,16 @@ from typing import Any
 from mlgate import __version__
 from mlgate.errors import ConfigError
 from mlgate.layout import LAYOUT
-from mlgate.metrics import primary_metric
+from mlgate.metrics import AVERAGED, point_scores, primary_metric, usable_metrics
 from mlgate.project import Project
 from mlgate.report import sides
-from mlgate.report.changes import data_changes, params_changes, slice_changes, training_drift
+from mlgate.report.changes import (
+    data_changes,
+    params_changes,
+    slice_changes,
+    training_drift,
+    unpredicted_classes,
+)
 from mlgate.report.charts import chart_data
 from mlgate.report.compare import (
     DeltaTest,
@@ -35,7 +41,7 @@ AS_WRITTEN = ("params", "estimator")  # shown as params.yaml spells them: never 
 
 
 def _statistics(
-    base: sides.Outputs, head: sides.Outputs, params: dict[str, Any]
+    base: sides.Outputs, head: sides.Outputs, params: dict[str, Any], average: str | None
 ) -> tuple[dict[str, Any], dict[str, DeltaTest]]:
     """Δ's CI and p-value per metric, and how they were estimated: paired on shared rows, or unpaired."""
     boot = bootstrap_settings(params)
@@ -51,7 +57,8 @@ def _statistics(
         "pr_rows": pair.head_rows,
         "subset": pair.subset,
     }
-    base_predictions, head_predictions = predictions_of(base, pair.base), predictions_of(head, pair.head)
+    base_predictions = predictions_of(base, pair.base, average)
+    head_predictions = predictions_of(head, pair.head, average)
     if not base.has_metrics or base_predictions is None or head_predictions is None or boot.samples == 0:
         return stats, {}
     names = [n for n in metric_values(head.metrics) if n in metric_values(base.metrics)]
@@ -119,6 +126,13 @@ def _training_drift(base: sides.Outputs, head: sides.Outputs, params: dict[str, 
     return training_drift(base.profile, pq.read_table(head.train, columns=columns), params["monitor"])
 
 
+def _rescored(head: sides.Outputs, average: str | None) -> dict[str, float]:
+    """The PR's class-averaged metrics scored again from its predictions under the base's averaging."""
+    predictions = predictions_of(head, None, average)
+    names = [n for n in metric_values(head.metrics) if n in AVERAGED]
+    return point_scores(usable_metrics(names, predictions), predictions) if predictions is not None else {}
+
+
 def _mismatch(base: str | None, head: str | None) -> list[str] | None:
     """Both averagings when the two sides average multiclass metrics differently, else None."""
     return [base, head] if base and head and base != head else None
@@ -128,9 +142,12 @@ def assemble_report(
     rev: str, base: sides.Outputs, head: sides.Outputs, params: dict[str, Any], drift: list[str]
 ) -> dict[str, Any]:
     """Everything after the reads: statistics, gates, diffs and chart data, with no float noise."""
-    primary, average = primary_metric(params), averaging(head)
-    stats, tests = _statistics(base, head, params)
-    rows = metric_rows(base, head, tests, 1 - stats["confidence"])
+    primary, mismatch = primary_metric(params), _mismatch(averaging(base), averaging(head))
+    average = averaging(base) or averaging(head)  # a PR's new averaging applies once it is merged
+    stats, tests = _statistics(base, head, params, average)
+    rows = metric_rows(
+        base, head, tests, 1 - stats["confidence"], _rescored(head, average) if mismatch else None
+    )
     slices = (head.metrics or {}).get("slices") or {}
     gate = check_gates(params["gates"], rows, slices, primary, rev, 1 - stats["confidence"])
     params_diff = params_changes(base.params_document, head.params_document) if base.params else None
@@ -138,15 +155,20 @@ def assemble_report(
     data = data_changes(base.data, head.data)
     data["moved_features"] = _training_drift(base, head, params)
     gap_metric = (params["gates"]["slice_gap"] or {}).get("metric") or primary
+    classes = (
+        unpredicted_classes(base.predictions, head.predictions)
+        if params["model"]["task"] == "classification"
+        else None
+    )
     report = {
         "format": FORMAT,
         "mlgate_version": __version__,
         "task": params["model"]["task"],
         "primary": primary,
         "average": average,
-        "average_mismatch": _mismatch(averaging(base), average),
+        "average_mismatch": mismatch,
         "base": _base_summary(rev, base),
-        "headline": headline(rev, primary, rows, gate, stats, average),
+        "headline": {**headline(rev, primary, rows, gate, stats, average), "classes_note": classes},
         "gate": gate,
         "statistics": stats,
         "metrics": rows,

@@ -130,6 +130,7 @@ def slice_changes(base: dict[str, Any] | None, head: dict[str, Any] | None, metr
             "max_gap": [(old.get("max_gap") or {}).get(metric), (new.get("max_gap") or {}).get(metric)],
             "gap_ci": (new.get("gap_ci") or {}).get(metric),
             "gap_p": (new.get("gap_p") or {}).get(metric),
+            "groups_total": new.get("groups_total", len(new_groups)),
         }
     return result
 
@@ -170,3 +171,25 @@ def training_drift(
         }
         for name, r in sorted(moved, key=lambda item: -item[1]["psi"])
     ]
+
+
+def unpredicted_classes(base: Any, head: Any) -> str | None:
+    """A note when the PR's model never predicts a class its test rows hold (a model collapsed to one class
+    shows as nothing else but lower metrics); None when it predicts them all."""
+    if head is None or "prediction" not in head or "target" not in head:
+        return None
+    truth, predicted = head["target"].astype(str), head["prediction"].astype(str)
+    never = sorted(set(truth) - set(predicted))
+    if not never:
+        return None
+    if predicted.nunique() == 1:
+        text = f"this PR's model predicts one class, `{predicted.iloc[0]}`, for every test row"
+    else:
+        held = ", ".join(f"`{label}` ({int((truth == label).sum())} rows)" for label in never)
+        text = f"this PR's model never predicts {held} of its test rows' classes"
+    if base is not None and "prediction" in base:
+        before = base["prediction"].astype(str)
+        counts = {label: int((before == label).sum()) for label in never}
+        if any(counts.values()):
+            text += "; the base predicted " + ", ".join(f"`{k}` for {v} rows" for k, v in counts.items() if v)
+    return text

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from mlgate.metrics import (
-    AVERAGED,
     HIGHER_IS_BETTER,
     NEEDS_PROBA,
     PROBA_PREFIX,
@@ -70,8 +69,9 @@ def averaging(outputs: Outputs) -> str | None:
     return str(value) if value else None
 
 
-def predictions_of(outputs: Outputs, frame: Any = None) -> Predictions | None:
-    """The arrays the metrics read, from a side's predictions (or `frame`, a subset of them) and card."""
+def predictions_of(outputs: Outputs, frame: Any = None, average: str | None = None) -> Predictions | None:
+    """The arrays the metrics read, from a side's predictions (or `frame`, a subset of them) and card,
+    averaged over classes as `average` says (default: as the side's own metrics.json does)."""
     frame = outputs.predictions if frame is None else frame
     card = outputs.card or {}
     if frame is None:
@@ -80,7 +80,7 @@ def predictions_of(outputs: Outputs, frame: Any = None) -> Predictions | None:
     classes = card.get("classes") or [
         c.removeprefix(PROBA_PREFIX) for c in frame.columns if c.startswith(PROBA_PREFIX)
     ]
-    return predictions_from_frame(frame, task, classes, averaging(outputs) or "macro")
+    return predictions_from_frame(frame, task, classes, average or averaging(outputs) or "macro")
 
 
 @dataclass(frozen=True)
@@ -228,13 +228,19 @@ def verdict(name: str, delta: float, p_adjusted: float | None, alpha: float) -> 
 
 
 def metric_rows(
-    base: Outputs, head: Outputs, tests: dict[str, DeltaTest], alpha: float
+    base: Outputs,
+    head: Outputs,
+    tests: dict[str, DeltaTest],
+    alpha: float,
+    recomputed: dict[str, float] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per metric in either side: values, Δ, Δ's CI, p-values (raw and Holm) and the verdict."""
+    """One row per metric in either side: values, Δ, Δ's CI, p-values (raw and Holm) and the verdict.
+
+    `recomputed` holds PR values scored again from its predictions under the base's averaging, for a PR
+    that changes `evaluate.average`: they replace the PR's own values, which average differently.
+    """
     base_metrics, head_metrics = metric_values(base.metrics), metric_values(head.metrics)
-    mismatch = averaging(base) != averaging(head) and None not in (averaging(base), averaging(head))
-    compared = [n for n in tests if not (mismatch and n in AVERAGED)]
-    adjusted = dict(zip(compared, adjust_pvalues([tests[n].p_value for n in compared], "holm"), strict=True))
+    adjusted = dict(zip(tests, adjust_pvalues([t.p_value for t in tests.values()], "holm"), strict=True))
     rows = []
     for name in [*head_metrics, *(n for n in base_metrics if n not in head_metrics)]:
         b, h = base_metrics.get(name), head_metrics.get(name)
@@ -244,9 +250,9 @@ def metric_rows(
         row["pr"] = None if h is None else h.get("value")
         row["pr_ci"] = None if h is None or "ci_low" not in h else [h["ci_low"], h["ci_high"]]
         row["base_ci"] = None if b is None or "ci_low" not in b else [b["ci_low"], b["ci_high"]]
-        if row["status"] == "both" and mismatch and name in AVERAGED:
-            row["status"] = "not comparable"
-        elif row["status"] == "both" and row["base"] is not None and row["pr"] is not None:
+        if recomputed and name in recomputed:
+            row["pr"], row["pr_ci"] = recomputed[name], None
+        if row["status"] == "both" and row["base"] is not None and row["pr"] is not None:
             row.update(
                 _delta_fields(name, row["base"], row["pr"], tests.get(name), adjusted.get(name), alpha)
             )

@@ -42,8 +42,9 @@ def headline(report: dict[str, Any]) -> str:
             f"(Δ {num(head['delta'], True)}, {pct(head['delta_pct'])})"
         )
     lines += ["", head["verdict"]]
-    if head["saturation"]:
-        lines += ["", f"⚠️ {head['saturation']}."]
+    for note in (head["saturation"], head.get("classes_note")):
+        if note:
+            lines += ["", f"⚠️ {note[0].upper()}{note[1:]}."]
     checks = [f"- {_check_mark(c['status'])} `{c['gate']}`: {c['message']}" for c in report["gate"]["checks"]]
     if report["gates_changed"]:
         checks.append("- ⚠️ this PR changes the `gates:` section of params.yaml; review those changes.")
@@ -90,12 +91,8 @@ def _metric_name(row: dict[str, Any], average: str | None) -> str:
 
 def _metric_cells(row: dict[str, Any], average: str | None, samples: int) -> list[str]:
     name = _metric_name(row, average)
-    if row["status"] in ("added", "removed", "not comparable"):
-        shown = {
-            "added": "added in this PR",
-            "removed": "removed in this PR",
-            "not comparable": "not compared",
-        }
+    if row["status"] in ("added", "removed"):
+        shown = {"added": "added in this PR", "removed": "removed in this PR"}
         return [name, num(row["base"]), num(row["pr"]), "—", "—", "—", "—", shown[row["status"]]]
     p_value = row.get("p_adjusted")
     return [
@@ -138,7 +135,11 @@ def _method_note(report: dict[str, Any]) -> str:
 def _averaging_note(report: dict[str, Any]) -> str | None:
     if report["average_mismatch"]:
         base, pr = report["average_mismatch"]
-        return f"⚠️ The base averages multiclass metrics `{base}`, this PR `{pr}`: those are not compared."
+        return (
+            f"⚠️ This PR changes `evaluate.average` from `{base}` to `{pr}`: until it is merged, the "
+            f"class-averaged metrics are compared under the base's `{base}`, their PR values recomputed that "
+            "way from the PR's predictions (its own reports/metrics.json averages them differently)."
+        )
     fewer = [
         f"{display_name(name, report['average'])} over {entry['classes']} of {entry['of']} classes"
         for name, entry in (report["metrics_json"]["pr"] or {}).items()

@@ -98,7 +98,22 @@ def _slice_cells(group: str, values: dict[str, Any]) -> list[str]:
 
 def _gap_line(result: dict[str, Any]) -> str:
     gap, ci, p_value = result["max_gap"], result["gap_ci"], result["gap_p"]
-    text = f"Largest gap between groups of at least {result['min_rows']} rows: {num(gap[0])} → {num(gap[1])}"
+    shown, total = len(result["groups"]), result.get("groups_total") or len(result["groups"])
+    cut = (
+        f"The {shown} largest of {total} groups are shown: slice by a binned column to see all. "
+        if total > shown
+        else ""
+    )
+    judged = [v for v in result["groups"].values() if v["judged"][1]]
+    if len(judged) >= 2 and gap[1] is None:
+        return (
+            cut
+            + f"No gap: {result['metric']} is undefined in a group (roc_auc where the rows hold one class)."
+        )
+    text = (
+        cut
+        + f"Largest gap between groups of at least {result['min_rows']} rows: {num(gap[0])} → {num(gap[1])}"
+    )
     if ci:
         text += f", CI {interval(ci, signed=False)}"
     if p_value is not None:

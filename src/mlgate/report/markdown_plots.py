@@ -25,7 +25,7 @@ def curve_chart(chart: dict[str, Any], title: str, axes: tuple[str, str], rev: s
         f"{CLASS_COLOURS[i % len(CLASS_COLOURS)]} = class `{label}` (PR)"
         for i, (label, _) in enumerate(classes)
     )
-    averaged = " (the averaged curve)" if classes else ""
+    averaged = ", averaged" if classes else ""
     key = mermaid.key(rev, chart["base"] is not None, chart["pr"] is not None, extra=extra, suffix=averaged)
     return f"#### {named}\n\n{block}\n{key}"
 

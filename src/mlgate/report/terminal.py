@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlgate.metrics import display_name
-from mlgate.report.md import interval, pct
+from mlgate.report.md import interval, p_text, pct
 
 STATUS_STYLE = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "skip": "[dim]skip[/dim]"}
 VERDICT_STYLE = {"better": "green", "worse": "red"}
@@ -27,12 +27,12 @@ def print_gate(console: Console, report: dict[str, Any]) -> None:
     gate = report["gate"]
     worse = gate.get("worse") or []
     if not gate["passed"]:
-        status = "[red]❌ gates failed[/red]"
+        console.print(f"[red]❌ gates failed[/red]: {gate['reason']}", soft_wrap=True)
     elif worse:
-        status = f"[yellow]⚠️ gates passed, but significantly worse: {', '.join(worse)}[/yellow]"
+        line = f"⚠️ gates passed ({gate['reason']}), but significantly worse: {', '.join(worse)}"
+        console.print(f"[yellow]{line}[/yellow]", soft_wrap=True)
     else:
-        status = "[green]✅ gates passed[/green]"
-    console.print(f"{status}: {gate['reason']}", soft_wrap=True)
+        console.print(f"[green]✅ gates passed[/green]: {gate['reason']}", soft_wrap=True)
     for check in gate["checks"]:
         console.print(
             f"  {STATUS_STYLE[check['status']]}  {check['gate']}: {check['message']}", soft_wrap=True
@@ -49,6 +49,7 @@ def _metrics_table(report: dict[str, Any]) -> Table:
         ("Δ", "right"),
         ("Δ %", "right"),
         (f"{level} CI of Δ", "left"),
+        ("p (Holm)", "right"),
         ("verdict", "left"),
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -62,8 +63,29 @@ def _metrics_table(report: dict[str, Any]) -> Table:
             _num(row.get("delta"), True),
             pct(row.get("delta_pct")),
             interval(row.get("delta_ci")),
+            p_text(row.get("p_adjusted"), report["statistics"]["samples"]),
             f"[{style}]{verdict}[/{style}]" if style else verdict,
         )
+    return table
+
+
+def _slice_table(column: str, result: dict[str, Any], average: str | None) -> Table:
+    """Groups with their rows, base and PR values; a group too small to judge says so."""
+    gap = f"{_num(result['max_gap'][0])} → {_num(result['max_gap'][1])}"
+    title = f"Slices by {column} ({display_name(result['metric'], average)}); largest gap {gap}"
+    table = Table(title=title, title_justify="left")
+    for name, justify in (
+        ("group", "left"),
+        ("rows", "right"),
+        ("base", "right"),
+        ("PR", "right"),
+        ("", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for group, values in result["groups"].items():
+        small = values["judged"][1] is False
+        rows = f"{_num(values['rows'][0])} → {_num(values['rows'][1])}"
+        table.add_row(group, rows, *map(_num, values["value"]), "too few rows to judge" if small else "")
     return table
 
 
@@ -104,12 +126,5 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     rows += [(f"target {k}", *v) for k, v in (data.get("target_stats") or {}).items()]
     console.print(_pairs_table("Data", rows))
     for column, result in report["slices"].items():
-        rows = [(group, *values["value"]) for group, values in result["groups"].items()]
-        console.print(
-            _pairs_table(
-                f"Slices by {column} ({display_name(result['metric'], report['average'])}); largest gap "
-                f"{_num(result['max_gap'][0])} → {_num(result['max_gap'][1])}",
-                rows,
-            )
-        )
+        console.print(_slice_table(column, result, report["average"]))
     console.print("[dim]Plots render in the markdown report: mlgate report --out report.md[/dim]")

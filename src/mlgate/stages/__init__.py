@@ -19,5 +19,9 @@ def run_stage(project: Project, name: str, engine: Engine | None = None) -> None
         else:
             from mlgate.stages import evaluate as module  # type: ignore[no-redef]
         params = project.checked_params(prepared_columns(project.files.test))
+        if name == "train":
+            from mlgate.stages.train import estimator_problems
+
+            project.document().raise_problems(estimator_problems(params["model"]))
     project.check_version()
     module.run(project, params, engine or LocalEngine())

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from mlgate.compute import Engine
+from mlgate.config import Problem
 from mlgate.datasets.missing import as_model_input
 from mlgate.datasets.schema import FeatureSchema, read_prepared
 from mlgate.errors import ConfigError
@@ -23,18 +24,45 @@ def estimator_class(path: str) -> type:
     module_name, _, class_name = path.rpartition(".")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"params.yaml: model.estimator: cannot import {path!r}: {exc}") from None
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"cannot import {path!r}: {exc}") from None
     if not (inspect.isclass(cls) and hasattr(cls, "fit") and hasattr(cls, "get_params")):
-        raise ConfigError(
-            f"params.yaml: model.estimator: {path!r} is not a scikit-learn-compatible estimator class"
-        )
+        raise ConfigError(f"{path!r} is not a scikit-learn-compatible estimator class")
     return cls
+
+
+def estimator_problems(model: dict[str, Any]) -> list[Problem]:
+    """What is wrong with model.estimator and model.params, found without fitting: the class imports, takes
+    every param, and is a classifier or a regressor as model.task says."""
+    try:
+        cls = estimator_class(model["estimator"])
+    except ConfigError as exc:
+        return [(("model", "estimator"), str(exc))]
+    accepted = inspect.signature(cls).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        unknown = [name for name in model["params"] if name not in accepted]
+        if unknown:
+            known = ", ".join(name for name in accepted if not name.startswith("_"))
+            return [
+                (("model", "params", name), f"{cls.__name__} takes no param {name!r} (it takes: {known})")
+                for name in unknown
+            ]
+    try:
+        estimator = cls(**model["params"])
+    except (TypeError, ValueError) as exc:
+        return [(("model", "params"), f"{cls.__name__}: {exc}")]
+    from sklearn.base import is_classifier, is_regressor
+
+    kind = "classifier" if is_classifier(estimator) else "regressor" if is_regressor(estimator) else None
+    wanted = {"classification": "classifier", "regression": "regressor"}[model["task"]]
+    if kind is not None and kind != wanted:
+        return [(("model", "estimator"), f"{cls.__name__} is a {kind}, but model.task is {model['task']}")]
+    return []
 
 
 def build_estimator(model: dict[str, Any]) -> Any:
     """Instantiate the estimator with its params, seeding it when it takes `random_state`."""
-    cls = estimator_class(model["estimator"])
+    cls = estimator_class(model["estimator"])  # validated beforehand: see estimator_problems
     params = dict(model["params"])
     if "random_state" not in params and "random_state" in _init_params(cls):
         params["random_state"] = model["seed"]
