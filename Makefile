@@ -42,9 +42,9 @@ demo: $(VENV)/.installed ## run the example end to end and print what each step 
 test: $(VENV)/.installed-dev node-tools lint ## install dev deps and run the tests
 	$(BIN)/pytest -q -p no:cacheprovider --durations=20
 
-lint: $(VENV)/.installed-dev ## ruff, mypy, the code's shape (tests/test_architecture.py), generated docs current
+lint: $(VENV)/.installed-dev ## ruff, mypy (src, benchmarks, scripts), the code's shape (tests/test_architecture.py), generated docs current
 	$(BIN)/ruff check src tests scripts benchmarks
-	$(BIN)/mypy src
+	$(BIN)/mypy src benchmarks $(wildcard scripts/*.py)
 	$(BIN)/pytest -q -p no:cacheprovider tests/test_architecture.py
 	$(BIN)/python scripts/gen_config_docs.py --check
 

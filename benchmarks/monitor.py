@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import shutil
@@ -103,15 +104,11 @@ def _reset_peak() -> None:
 def child_mlgate(workspace: Path, current: Path, chunk_rows: int) -> dict[str, Any]:
     """Run the monitor in this process; time and peak memory beyond the imports."""
     os.chdir(workspace)
-    import pyarrow.compute
-    import pyarrow.parquet
-    import scipy.special
-
+    # imported first so that their memory counts as imports, not as the monitor's work
+    for module in ("pyarrow.compute", "pyarrow.parquet", "scipy.special", "mlgate.monitor.run"):
+        importlib.import_module(module)
     from mlgate import api
-    from mlgate.monitor import run
     from mlgate.project import Project
-
-    del pyarrow, scipy, run  # imported only so that their memory counts as imports, not as the monitor's work
 
     params = Path("params.yaml")
     params.write_text(params.read_text().split("monitor:")[0] + f"monitor:\n  chunk_rows: {chunk_rows}\n")

@@ -67,7 +67,7 @@ def main(data_path: str, out: str, samples: int) -> None:
     }
     result = {name: {"value": f(y, pred, proba)} for name, f in scorers.items()}
     rng = np.random.default_rng(0)
-    draws = {name: [] for name in scorers}
+    draws: dict[str, list[float]] = {name: [] for name in scorers}
     for _ in range(samples):
         idx = rng.integers(0, len(y), len(y))
         for name, f in scorers.items():

@@ -21,6 +21,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_section
 
+from mlgate.config import default_section, parse_yaml
 from mlgate.fsio import dumps_json
 from mlgate.layout import LAYOUT
 from mlgate.metrics import METRICS_BY_TASK, Predictions, point_scores
@@ -34,12 +35,9 @@ REPEATS = 3
 TARGET_SECONDS = 2.0
 PARAMS = {
     "model": {"task": "classification"},
-    "evaluate": {
-        "primary": "roc_auc",
-        "metrics": None,
-        "bootstrap": {"samples": 1000, "confidence": 0.95, "seed": 0},
-    },
-    "gates": {"metrics": {"roc_auc": {"min": 0.8, "max_drop": 0.01, "require_significant": True}}},
+    "evaluate": default_section("evaluate") | {"primary": "roc_auc"},
+    "gates": default_section("gates")
+    | {"metrics": {"roc_auc": {"min": 0.8, "max_drop": 0.01, "require_significant": True}}},
 }
 
 
@@ -58,7 +56,7 @@ def side_files(y: np.ndarray, noise: float, rng: np.random.Generator) -> dict[st
     )
     predictions = Predictions("classification", y, frame["prediction"].to_numpy(), np.c_[1 - proba, proba])
     values = point_scores(list(METRICS_BY_TASK["classification"]), predictions)
-    metrics = {name: {"value": v, "ci_low": v, "ci_high": v} for name, v in values.items()} | {
+    metrics = {name: {"value": v, "ci_low": v - 0.01, "ci_high": v + 0.01} for name, v in values.items()} | {
         "n_test": len(y)
     }
     plots = classification_plots(frame, [0, 1], None)
@@ -88,12 +86,10 @@ def side_files(y: np.ndarray, noise: float, rng: np.random.Generator) -> dict[st
 def one_report(base_files: dict[str, bytes], head_files: dict[str, bytes]) -> tuple[float, int]:
     """Time one report from the read bytes to the markdown; return seconds and markdown length."""
     started = time.perf_counter()
-    base = sides.load_outputs(
-        base_files.get, sides.Outputs("dvc-cache", params={"model": {"params": {"max_depth": 8}}})
-    )
-    head = sides.load_outputs(
-        head_files.get, sides.Outputs("workspace", params={"model": {"params": {"max_depth": 2}}})
-    )
+    base_params = parse_yaml("model:\n  params:\n    max_depth: 8\n", "params.yaml")
+    head_params = parse_yaml("model:\n  params:\n    max_depth: 2\n", "params.yaml")
+    base = sides.load_outputs(base_files.get, sides.Outputs("dvc-cache", params_document=base_params))
+    head = sides.load_outputs(head_files.get, sides.Outputs("workspace", params_document=head_params))
     report = assemble_report("main", base, head, PARAMS, [])
     markdown = render_markdown(report)
     dumps_json(report)

@@ -87,7 +87,7 @@ def stock_fastapi_app(folder: Path) -> Any:
 
     model, card = load_model(folder / "models/model.skops", folder / "models/model.json")
     fields: dict[str, Any] = {
-        f["name"]: (float if f["kind"] == "numeric" else Literal[tuple(f["categories"])], ...)  # type: ignore[misc]
+        f["name"]: (float if f["kind"] == "numeric" else Literal[tuple(f["categories"])], ...)
         for f in card["features"]
     }
     record = create_model("Record", __config__={"extra": "forbid"}, **fields)
@@ -97,7 +97,7 @@ def stock_fastapi_app(folder: Path) -> Any:
 
     @app.post("/predict")
     async def predict(request: Request) -> Any:
-        parsed = body.model_validate_json(await request.body())
+        parsed: Any = body.model_validate_json(await request.body())
         frame = pd.DataFrame([row.model_dump() for row in parsed.records])
         labels, proba = model.predict(frame).tolist(), model.predict_proba(frame).tolist()
         return JSONResponse(
@@ -223,7 +223,7 @@ def in_process(folder: Path, body: bytes, seconds: float) -> dict[str, Any]:
 
     predictor = Predictor.load(load_settings(folder / "serving.json"), folder)
     settle_garbage_collector()  # as the service's workers do
-    latencies = []
+    latencies: list[float] = []
     stop_at = time.perf_counter() + seconds
     while time.perf_counter() < stop_at and len(latencies) < MAX_REQUESTS_PER_CASE:
         start = time.perf_counter()

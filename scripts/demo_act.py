@@ -160,14 +160,14 @@ def stood_in(record: Path) -> list[str]:
             f"{', '.join(build['tags'])}, digest {short(build['digest'])} (a hash of its files; no image)"
         )
     docker = (record / "docker").read_text().splitlines() if (record / "docker").exists() else []
-    for call in docker:
-        if call.startswith("run "):
+    for entry in docker:
+        if entry.startswith("run "):
             lines.append(
-                f"docker run {short(call.split()[-1])}: a stand-in server, not the image, answered "
+                f"docker run {short(entry.split()[-1])}: a stand-in server, not the image, answered "
                 "the smoke test's /readyz and /predict"
             )
-        elif call.startswith("buildx imagetools create"):
-            tag, source = call.split()[-2:]
+        elif entry.startswith("buildx imagetools create"):
+            tag, source = entry.split()[-2:]
             lines.append(f"docker buildx imagetools create --tag {tag} {short(source)}: re-tag by digest")
     if (record / "attest").exists():
         subject = (record / "attest").read_text().split()[0]

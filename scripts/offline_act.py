@@ -49,7 +49,7 @@ REUSABLE_FILES = sorted((ROOT / ".github" / "workflows").glob("mlgate-*.yml")) +
 PINNED_USES = re.compile(r"uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})")
 ACT_TIMEOUT = 300
 # Host mode (steps run here, no Docker engine); checkouts go through the stand-in; no cache server.
-ACT_FLAGS = ("-P", "ubuntu-latest=-self-hosted", "--no-skip-checkout", "--no-cache-server")
+ACT_FLAGS: tuple[str, ...] = ("-P", "ubuntu-latest=-self-hosted", "--no-skip-checkout", "--no-cache-server")
 ACT_FLAGS += ("--container-daemon-socket", "-")
 
 
