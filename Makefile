@@ -30,17 +30,22 @@ tests/%/node_modules/.installed: tests/%/package-lock.json
 	npm ci --prefix tests/$* --no-audit --no-fund --loglevel=error
 	touch $@
 
-.PHONY: help install demo test lint docs benchmarks node-tools clean
+.PHONY: help install demo test lint docs benchmarks node-tools engine-tools clean
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed ## create .venv if missing and install mlgate
 
-demo: $(VENV)/.installed ## run the example end to end and print what each step gives
-	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
+# The container engine (scripts/engine.sh) runs around the tests and the demo: a reachable Docker engine,
+# else Debian's docker.io started as root with its state in temp folders; a registry on 127.0.0.1.
+engine-tools: ## install the container engine's Debian packages when no engine answers (needs root)
+	bash scripts/engine.sh install
 
-test: $(VENV)/.installed-dev node-tools lint ## install dev deps and run the tests
-	$(BIN)/pytest -q -p no:cacheprovider --durations=20
+demo: $(VENV)/.installed ## run the example end to end and print what each step gives
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/engine.sh run bash scripts/demo.sh
+
+test: $(VENV)/.installed-dev node-tools lint ## install dev deps and run the tests (the container tests on the engine)
+	bash scripts/engine.sh run $(BIN)/pytest -q -p no:cacheprovider --durations=20
 
 lint: $(VENV)/.installed-dev ## ruff, mypy (src, benchmarks, scripts), the code's shape (tests/test_architecture.py), generated docs current
 	$(BIN)/ruff check src tests scripts benchmarks

@@ -2,8 +2,9 @@
 
 Each run is one event of one of the workflows `mlgate init` wrote in the sandbox repository (the current
 directory), run through scripts/offline_act.py: a local "GitHub" of bare repositories, act in host mode,
-the stand-ins of tests/standins/ for every third-party action. It prints the job's steps, what each
-stood-in step was given, and what the job pushed; a failed job prints the tail of act's log.
+the stand-ins and adapters of tests/standins/ for every third-party action (the Docker ones run on the
+demo's engine). It prints the job's steps, what each stood-in step was given, and what the job pushed;
+a failed job prints the tail of act's log.
 
     demo_act.py publish ROOT            this checkout as acme/mlgate in the local GitHub; prints its commit
     demo_act.py push ROOT               the push of HEAD to main: the deploy workflow
@@ -47,7 +48,7 @@ FOLDED = ("### Plots", "<details>")
 
 
 def stood_in_line(text: str) -> str:
-    return f"   \033[2m[stood in: {text}]\033[0m"
+    return f"   \033[2m[{text}]\033[0m"
 
 
 def short(reference: str) -> str:
@@ -88,7 +89,7 @@ class Sandbox:
 
     def runner(self) -> ActRunner:
         step_env: dict[str, object] = {
-            "MLGATE_STANDIN_REGISTRY": self.root / "image-registry",
+            "DOCKER_HOST": os.environ["DOCKER_HOST"],  # the demo's engine (scripts/engine.sh)
             "MLGATE_SMOKE_PORT": free_port(),
             "BENTOML_HOME": os.environ["BENTOML_HOME"],
         }
@@ -147,33 +148,22 @@ class Sandbox:
 
 
 def stood_in(record: Path) -> list[str]:
-    """What each stood-in step was asked to do, from the records the stand-ins keep."""
+    """What each stood-in step was asked to do (and what the engine's adapters did), from their records."""
     lines = []
     if (record / "login").exists():
         registry, user, _ = (record / "login").read_text().split("\n")[0].split(" ")
-        lines.append(f"docker/login-action: sign in to {registry} as {user}")
+        lines.append(f"stood in: docker/login-action: sign in to {registry} as {user}")
     for call in sorted((record / "build-push").glob("*.json")):
         build = json.loads(call.read_text())
-        bento = Path(build["context"])
         lines.append(
-            f"docker/build-push-action: context the folder of bento {bento.parent.name}:{bento.name} -> "
-            f"{', '.join(build['tags'])}, digest {short(build['digest'])} (a hash of its files; no image)"
+            f"real engine: docker/build-push-action's adapter ran docker build and push -> "
+            f"{', '.join(build['tags'])}, digest {short(build['digest'])} from the registry"
         )
-    docker = (record / "docker").read_text().splitlines() if (record / "docker").exists() else []
-    for entry in docker:
-        if entry.startswith("run "):
-            lines.append(
-                f"docker run {short(entry.split()[-1])}: a stand-in server, not the image, answered "
-                "the smoke test's /readyz and /predict"
-            )
-        elif entry.startswith("buildx imagetools create"):
-            tag, source = entry.split()[-2:]
-            lines.append(f"docker buildx imagetools create --tag {tag} {short(source)}: re-tag by digest")
     if (record / "attest").exists():
         subject = (record / "attest").read_text().split()[0]
-        lines.append(f"actions/attest-build-provenance: {short(subject)}, nothing signed")
+        lines.append(f"stood in: actions/attest-build-provenance: {short(subject)}, nothing signed")
     if (record / "cml").exists():
-        lines.append("cml comment update --target=pr: the sticky comment below, recorded and not posted")
+        lines.append("stood in: cml comment update --target=pr: the comment below, recorded, not posted")
     return lines
 
 

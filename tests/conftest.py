@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +14,8 @@ import pytest
 import yaml
 from hypothesis import settings
 
+from engine import Engine, started_engine
+
 # Property tests explore the same examples on every run, so CI cannot turn red by chance.
 settings.register_profile("mlgate", derandomize=True, database=None)
 settings.load_profile("mlgate")
@@ -20,6 +23,10 @@ settings.load_profile("mlgate")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 BIN = Path(sys.executable).parent
+# The base-image stand-in's cache outlives the session's temporary HOME.
+ENGINE_CACHE = Path(os.environ.get("MLGATE_ENGINE_CACHE") or Path.home() / ".cache" / "mlgate-engine")
+SERVING_BATCH = 50
+EXAMPLE_REPOSITORY = "acme/example"  # GITHUB_REPOSITORY for the example's bento and image
 FAST_EVALUATE = {
     "bootstrap": {"samples": 200, "seed": 0},
     "permutation_importance": {"max_rows": 200, "repeats": 2},
@@ -128,3 +135,45 @@ def trained_repo(trained_template: Path, tmp_path: Path) -> Path:
     target = tmp_path / "trained"
     shutil.copytree(trained_template, target, symlinks=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def serving_repo(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the trained example with serving settings a test can see through: a small batch
+    limit, no package lock, and a prediction log."""
+    target = tmp_path_factory.mktemp("serving") / "repo"
+    shutil.copytree(trained_template, target, symlinks=True)
+    params = read_params(target)
+    params["serve"] = {
+        "max_batch_size": SERVING_BATCH,
+        "lock_packages": False,
+        "log_predictions": str(target.parent / "predictions.jsonl"),
+    }
+    write_params(target, params)
+    return target
+
+
+@pytest.fixture(scope="session")
+def example_bento(serving_repo: Path) -> dict:
+    """The one bento of the session: `mlgate build` of the serving repository, as version 7."""
+    env = {**os.environ, "GITHUB_REPOSITORY": EXAMPLE_REPOSITORY}
+    result = run(BIN / "mlgate", "build", "--json", "--model-version", "7", cwd=serving_repo, env=env)
+    built: dict = json.loads(result.stdout)
+    return built
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    """The container engine (scripts/engine.sh); skips, or fails under CI=true, when it cannot start."""
+    with started_engine(ENGINE_CACHE) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def example_image(engine: Engine, serving_repo: Path, example_bento: dict) -> dict:
+    """The one image of the session: `mlgate containerize` of the example bento (`--json`'s answer)."""
+    env = {**os.environ, "GITHUB_REPOSITORY": EXAMPLE_REPOSITORY, "DOCKER_HOST": engine.docker_host}
+    args = ["containerize", example_bento["tag"], "--network", "host", "--model-version", "7", "--json"]
+    result = run(BIN / "mlgate", *args, cwd=serving_repo, env=env)
+    image: dict = json.loads(result.stdout)
+    return image

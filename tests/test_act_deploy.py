@@ -1,18 +1,18 @@
-"""Merge to deploy, promotion and rollback, run for real under act, with the DVC remote on an S3 stand-in.
+"""Merge to deploy, promotion and rollback, run for real under act, on a real Docker engine and registry.
 
 The world of tests/test_act_pr.py (a temp git config that maps https://github.com/ to local bare
 repositories, act in host mode, the test interpreter's warm mlgate) plus: the DVC remote is an S3 bucket
-on `moto_server` at 127.0.0.1, and the Docker actions are the stand-ins in tests/standins/ (build-push
-receives the bento folder and returns a digest; the setup-buildx stand-in puts a recording `docker` on
-PATH, whose `run` starts a small server answering /readyz and /predict). One module-scoped history:
+on `moto_server` at 127.0.0.1; the image is built, pushed, run and re-tagged on scripts/engine.sh's
+engine and registry, through the build-push and setup-buildx adapters in tests/standins/ (GitHub's
+attestation and sign-in stay stood in). One module-scoped history:
 
     deploy #1 (main)                                  -> version 1
     two merges land together (#7 then #8); their deploys run at the same time, each from its own clone,
-    and both tag their image 2 (the build-push stand-in's barrier holds each until both have built):
+    and both tag their image 2 (the build-push adapter's barrier holds each until both have built):
     the deploy whose registry commit lands first      -> version 2, on top of #8
     the other (rejected, or its fetch sees version 2) -> re-applied as version 3, image re-tagged 3
     a README-only pull request from a fresh clone     -> pr.yml pulls every stage from S3, runs none
-    promote 3 to production; roll staging back (3 -> 2)
+    promote 2, then 3, to production; roll production back (3 -> 2)
 
 Which deploy wins the race is up to the race; the tests find each run's version from its log.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import socket
 import subprocess
@@ -36,10 +35,11 @@ import yaml
 
 import offline_act
 from conftest import BIN, run
+from engine import Engine, post, wait_ready
+from mlgate.serving import oci
 from test_act_pr import (
     ACT_FLAGS,
     MARKER,
-    STANDINS,
     WATERMARK,
     ActRun,
     act_env,
@@ -53,7 +53,6 @@ from test_act_pr import (
 
 pytestmark = pytest.mark.slow
 
-IMAGE = "ghcr.io/acme/mlgate"
 BUCKET = "mlgate-dvc"
 AWS = {"AWS_ACCESS_KEY_ID": "standin", "AWS_SECRET_ACCESS_KEY": "standin", "AWS_DEFAULT_REGION": "us-east-1"}
 BOT = "github-actions[bot]"
@@ -110,12 +109,13 @@ def use_s3_remote(repo: Path, endpoint: str, env: dict[str, str]) -> None:
 
 @dataclass
 class DeployWorld:
-    """The temp home, the local "GitHub" with acme/mlgate, its working copy, the stand-in image registry."""
+    """The temp home, the local "GitHub" with acme/mlgate, its working copy, and the container engine
+    with its registry, where the image is acme/mlgate."""
 
     root: Path
     env: dict[str, str]
     repo: Path
-    registry: Path
+    engine: Engine
     runs: int = 0
     ports: set[int] = field(default_factory=set)
 
@@ -124,7 +124,7 @@ class DeployWorld:
     ) -> Callable[[], ActRun]:
         """Prepare an act run of a workflow of `repo`: its own record, log, bento home, act cache, smoke port.
 
-        Nothing is shared between two runs but the origin, the S3 remote and the stand-in image registry,
+        Nothing is shared between two runs but the origin, the S3 remote and the engine with its registry,
         so prepared runs can go at the same time.
         """
         self.runs += 1
@@ -137,7 +137,7 @@ class DeployWorld:
         env = {
             "MLGATE_PYTHON": BIN / "python",
             "MLGATE_STANDIN_RECORD": record,
-            "MLGATE_STANDIN_REGISTRY": self.registry,
+            "DOCKER_HOST": self.engine.docker_host,
             "MLGATE_SMOKE_PORT": self.smoke_port(),
             "BENTOML_HOME": self.bentoml_home(self.runs),
             **AWS,
@@ -149,6 +149,33 @@ class DeployWorld:
             args += ["--local-repository", mapping]
         log = self.root / f"act-{self.runs}.log"
         return functools.partial(run_act, args, repo, self.env, log, record)
+
+    @property
+    def image(self) -> str:
+        return f"{self.engine.registry}/acme/mlgate"
+
+    def served_digest(self, tag: str) -> str:
+        """The digest the registry serves for the image's tag."""
+        return oci.digest(f"{self.image}:{tag}")
+
+    def metadata(self, digest: str, deployment: Path | None = None) -> dict:
+        """/metadata of the image, run by digest as the smoke test runs it, with the env of a Deployment
+        `mlgate k8s render` wrote when one is given."""
+        port = self.smoke_port()
+        args = ["run", "--detach", "--network", "host", "--read-only", "--tmpfs", "/tmp", "--env"]
+        args.append(f"BENTOML_PORT={port}")
+        if deployment is not None:
+            spec = yaml.safe_load(deployment.read_text())["spec"]["template"]["spec"]["containers"][0]
+            for variable in spec["env"]:
+                args += ["--env", f"{variable['name']}={variable['value']}"]
+        container = self.engine.docker(*args, f"{self.image}@{digest}").stdout.strip()
+        try:
+            wait_ready(self.engine, container, f"http://127.0.0.1:{port}")
+            status, answer = post(f"http://127.0.0.1:{port}/metadata", {})
+        finally:
+            self.engine.docker("rm", "--force", container, check=False)
+        assert status == 200 and isinstance(answer, dict), answer
+        return answer
 
     def bentoml_home(self, run_number: int) -> Path:
         return self.root / f"bentoml-{run_number}"
@@ -204,7 +231,7 @@ class DeployWorld:
         return head(self.repo, self.env)
 
 
-def build_world(root: Path, template: Path, endpoint: str) -> DeployWorld:
+def build_world(root: Path, template: Path, endpoint: str, engine: Engine) -> DeployWorld:
     root.mkdir(parents=True, exist_ok=True)
     env = {**act_env(root), **AWS}
     # The remote already holds the trained model and its run-cache, as after a green pull request.
@@ -213,17 +240,22 @@ def build_world(root: Path, template: Path, endpoint: str) -> DeployWorld:
     repo = root / "work" / "mlgate"
     copy_checkout(repo, template)
     (repo / "registry.yaml").unlink(missing_ok=True)  # the history starts at version 1
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params.setdefault("serve", {})["image"] = f"{engine.registry}/acme/mlgate"  # not a stage param
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run("git", "init", "-q", "-b", "main", cwd=repo, env=env)
     use_s3_remote(repo, endpoint, env)
     commit_in(repo, "mlgate", env)
     publish(repo, "acme/mlgate", root, env)
     run("git", "fetch", "-q", "origin", cwd=repo, env=env)
-    return DeployWorld(root, env, repo, root / "image-registry")
+    return DeployWorld(root, env, repo, engine)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, trained_template: Path, s3_endpoint: str) -> DeployWorld:
-    return build_world(tmp_path_factory.mktemp("act-deploy"), trained_template, s3_endpoint)
+def world(
+    tmp_path_factory: pytest.TempPathFactory, trained_template: Path, s3_endpoint: str, engine: Engine
+) -> DeployWorld:
+    return build_world(tmp_path_factory.mktemp("act-deploy"), trained_template, s3_endpoint, engine)
 
 
 @dataclass
@@ -268,7 +300,7 @@ class Race:
 def raced(world: DeployWorld, first: Deploy) -> Race:
     """Two merges land before either deploy runs; then both deploys run at once, each from its own clone.
 
-    Both run `dvc repro --pull` and take the next version (2) before the build-push stand-in's barrier
+    Both run `dvc repro --pull` and take the next version (2) before the build-push adapter's barrier
     lets either go on, so both reach the registry push with version 2 and one of them must re-apply.
     """
     merges = {
@@ -301,18 +333,20 @@ def version(registry: dict, number: int) -> dict:
 
 
 def test_push_to_main_builds_pushes_and_records_version_1(world: DeployWorld, first: Deploy) -> None:
-    result = first.result
+    result, image = first.result, world.image
     assert first.version == 1 and first.landed == world.origin("rev-parse", "main")
     (call,) = build_calls(result)
     context = Path(call["context"])
     assert context.parent.parent == world.bentoml_home(1) / "bentos" and (context / "bento.yaml").is_file()
     assert call["file"] == str(context / "env" / "docker" / "Dockerfile") and call["push"] == "true"
-    assert call["tags"] == [f"{IMAGE}:1", f"{IMAGE}:{first.commit[:12]}"]
+    assert call["tags"] == [f"{image}:1", f"{image}:{first.commit[:12]}"]
     assert yaml.safe_load((context / "bento.yaml").read_text())["labels"]["model_version"] == "1"
 
     registry = yaml.safe_load(world.origin("show", f"{first.landed}:registry.yaml"))
     entry = version(registry, 1)
-    assert entry["image"] == {"name": IMAGE, "digest": call["digest"], "tags": ["1", first.commit[:12]]}
+    assert entry["image"] == {"name": image, "digest": call["digest"], "tags": ["1", first.commit[:12]]}
+    # The digest recorded is the one the registry serves for the version's tag and the commit's.
+    assert world.served_digest("1") == world.served_digest(first.commit[:12]) == call["digest"]
     assert entry["source"]["commit"] == first.commit and entry["bento"]["tag"].endswith(context.name)
     assert entry["gate"]["verdict"] == "unknown"  # the first commit has no branch before it to gate against
     assert registry["aliases"] == {"staging": 1}
@@ -325,15 +359,19 @@ def test_push_to_main_builds_pushes_and_records_version_1(world: DeployWorld, fi
     assert world.origin("diff", "--name-only", first.commit, first.landed).split() == ["registry.yaml"]
     assert "Running stage" not in result.log
 
-    docker = (result.record / "docker").read_text().splitlines()
-    assert docker[0].startswith("run --detach --rm --publish 127.0.0.1:")
-    assert docker[0].endswith(f"{IMAGE}@{call['digest']}")
-    assert "mean radius" in json.loads((result.record / "predict.json").read_text())["records"][0]
+    # The smoke test ran the pushed image by digest and compared it with the evaluate stage's answers.
     assert "smoke test: /readyz ok; /predict answered" in result.log
+    assert "5 answer(s) equal the evaluate stage's" in result.log
+    assert world.engine.docker("ps", "--quiet", "--filter", f"ancestor={image}@{call['digest']}").stdout == ""
+    meta = world.metadata(call["digest"])
+    assert (meta["model_version"], meta["model_sha256"]) == ("1", entry["model"]["sha256"])
     attest = (result.record / "attest").read_text().strip()
-    assert attest == f"{IMAGE}@{call['digest']} push-to-registry=true"
+    assert attest == f"{image}@{call['digest']} push-to-registry=true"
     login = (result.record / "login").read_text().strip()
     assert login.startswith("ghcr.io ") and login.endswith(" password=yes")
+    # The version's Kubernetes manifests, kept as an artifact, run that digest.
+    deployment = yaml.safe_load((result.record / "artifacts/mlgate-k8s-1/deployment.yaml").read_text())
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == f"{image}@{call['digest']}"
 
 
 def test_a_second_push_gives_the_next_version_and_a_new_event(world: DeployWorld, raced: Race) -> None:
@@ -349,12 +387,14 @@ def test_a_second_push_gives_the_next_version_and_a_new_event(world: DeployWorld
         {**registry["events"][-2], "action": "register", "version": 2},
         {**registry["events"][-1], "action": "promote", "alias": "staging", "from": 1, "to": 2},
     ]
-    assert not (won.result.record / "imagetools").exists() and TAKEN not in won.result.log
+    retagged = re.compile(rf"{re.escape(world.image)}:\S+ -> sha256:")
+    assert TAKEN not in won.result.log and not retagged.search(won.result.log)  # nothing re-tagged
 
 
 def test_racing_deploys_on_a_moved_main_both_land_with_distinct_versions(
     world: DeployWorld, raced: Race
 ) -> None:
+    image = world.image
     # Each build waited at the barrier until the other had arrived: the two runs overlapped.
     assert sorted(p.read_text() for p in raced.barrier.iterdir()) == sorted(
         d.commit for d in raced.by_pr.values()
@@ -362,7 +402,7 @@ def test_racing_deploys_on_a_moved_main_both_land_with_distinct_versions(
     calls = {pr: build_calls(d.result) for pr, d in raced.by_pr.items()}
     for pr, (call,) in calls.items():
         # Both took version 2 from the same registry (version 1 only), and both smoke tests passed.
-        assert call["tags"] == [f"{IMAGE}:2", f"{IMAGE}:{raced.by_pr[pr].commit[:12]}"]
+        assert call["tags"] == [f"{image}:2", f"{image}:{raced.by_pr[pr].commit[:12]}"]
         assert "smoke test: /readyz ok; /predict answered" in raced.by_pr[pr].result.log
     assert calls[7][0]["digest"] != calls[8][0]["digest"]
 
@@ -382,16 +422,10 @@ def test_racing_deploys_on_a_moved_main_both_land_with_distinct_versions(
     won, late = raced.holding(2), raced.holding(3)
     assert [d for d in raced.by_pr.values() if TAKEN in d.result.log] == [late]
     late_digest, won_digest = (version(registry, n)["image"]["digest"] for n in (3, 2))
-    assert (late.result.record / "imagetools").read_text().splitlines() == [
-        f"{IMAGE}:3 {IMAGE}@{late_digest}",
-        f"{IMAGE}:2 {IMAGE}@{won_digest}",
-    ]
-    assert not (won.result.record / "imagetools").exists()
-    tags = world.registry / "tags"
-    assert [(tags / f"{IMAGE.replace('/', '_')}:{n}").read_text().strip() for n in (2, 3)] == [
-        won_digest,
-        late_digest,
-    ]
+    assert (
+        f"{image}:3 -> {late_digest}" in late.result.log and f"{image}:2 -> {won_digest}" in late.result.log
+    )
+    assert [world.served_digest(tag) for tag in ("2", "3")] == [won_digest, late_digest]
 
     assert raced.tip == late.landed
     history = world.origin("log", "--format=%an|%s|%H", "-4", raced.tip).splitlines()
@@ -457,22 +491,38 @@ def test_a_readme_only_pr_from_a_fresh_clone_reruns_no_stage(docs_only_pr: PullR
     assert MARKER in (call / "report.md").read_text()
 
 
-def test_promote_retags_by_digest_and_records_the_event(world: DeployWorld, raced: Race) -> None:
-    result = world.dispatch(
-        {"operation": "promote", "version": "3", "alias": "production", "reason": "canary ok"}
-    )
-    assert_succeeded(result)
+@pytest.fixture(scope="module")
+def promoted(world: DeployWorld, raced: Race) -> list[ActRun]:
+    """promote.yml by hand, twice: version 2 to production, then version 3."""
+    return [
+        world.dispatch(
+            {"operation": "promote", "version": str(number), "alias": "production", "reason": reason}
+        )
+        for number, reason in ((2, "first production release"), (3, "canary ok"))
+    ]
+
+
+def test_promote_retags_by_digest_and_records_the_event(
+    world: DeployWorld, raced: Race, promoted: list[ActRun]
+) -> None:
+    for result in promoted:
+        assert_succeeded(result)
+        assert not (result.record / "build-push").exists()  # no rebuild
     registry = world.origin_registry()
     digest = version(registry, 3)["image"]["digest"]
     assert digest == build_calls(raced.holding(3).result)[0]["digest"]
-    assert (result.record / "imagetools").read_text().splitlines() == [f"{IMAGE}:production {IMAGE}@{digest}"]
-    assert not (result.record / "build-push").exists()
+    assert f"{world.image}:production -> {digest}" in promoted[-1].log
+    assert world.served_digest("production") == digest
+    # Version 3's image was built as 2 (it lost the race); its Deployment tells it the registry's version.
+    deployment = raced.holding(3).result.record / "artifacts/mlgate-k8s-3/deployment.yaml"
+    meta = world.metadata(world.served_digest("production"), deployment)
+    assert (meta["model_version"], meta["model_sha256"]) == ("3", version(registry, 3)["model"]["sha256"])
     assert registry["aliases"] == {"staging": 3, "production": 3}
     event = registry["events"][-1]
     assert (event["action"], event["alias"], event["from"], event["to"], event["reason"]) == (
         "promote",
         "production",
-        None,
+        2,
         3,
         "canary ok",
     )
@@ -482,23 +532,31 @@ def test_promote_retags_by_digest_and_records_the_event(world: DeployWorld, race
     )
 
 
-def test_rollback_retags_the_previous_version_by_digest(world: DeployWorld, raced: Race) -> None:
-    result = world.dispatch({"operation": "rollback", "version": "", "alias": "staging", "reason": "latency"})
+def test_rollback_retags_the_previous_version_by_digest(
+    world: DeployWorld, raced: Race, promoted: list[ActRun]
+) -> None:
+    result = world.dispatch(
+        {"operation": "rollback", "version": "", "alias": "production", "reason": "latency"}
+    )
     assert_succeeded(result)
     registry = world.origin_registry()
     digest = version(registry, 2)["image"]["digest"]
     assert digest == build_calls(raced.holding(2).result)[0]["digest"]
-    assert (result.record / "imagetools").read_text().splitlines() == [f"{IMAGE}:staging {IMAGE}@{digest}"]
-    assert registry["aliases"]["staging"] == 2
-    event = registry["events"][-1]
-    assert (event["action"], event["alias"], event["from"], event["to"]) == ("rollback", "staging", 3, 2)
     assert (
-        world.origin("log", "-1", "--format=%s", "main") == "mlgate: roll staging back to version 2 [skip ci]"
+        world.served_digest("production") == digest and f"{world.image}:production -> {digest}" in result.log
+    )
+    assert registry["aliases"] == {"staging": 3, "production": 2}
+    event = registry["events"][-1]
+    assert (event["action"], event["alias"], event["from"], event["to"]) == ("rollback", "production", 3, 2)
+    assert (
+        world.origin("log", "-1", "--format=%s", "main")
+        == "mlgate: roll production back to version 2 [skip ci]"
     )
 
 
-def test_every_pinned_deploy_action_has_a_named_standin() -> None:
+def test_every_pinned_deploy_action_has_a_named_standin_or_adapter() -> None:
     for mapping in offline_act.standin_mappings():
         action = Path(mapping.split("=", 1)[1]) / "action.yml"
-        assert yaml.safe_load(action.read_text())["name"].endswith("stand-in"), action
-    assert os.access(STANDINS / "setup-buildx" / "docker", os.X_OK)
+        assert yaml.safe_load(action.read_text())["name"].endswith(("stand-in", "adapter (real engine)")), (
+            action
+        )

@@ -2,15 +2,16 @@
 
 Each run shows: a model collapsed to one class (or to the mean) gets a headline that names the metrics
 that got worse, and no ✅; a group predicted perfectly scores 1.0; the charts name their metrics; the
-service takes null where the pipeline handles NaN; the monitor raises no alarm on a sample of the
-training data whose missing values are empty CSV cells.
+image, run read-only, takes null where the pipeline handles NaN; the monitor raises no alarm on a sample
+of the training data whose missing values are empty CSV cells.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import urllib.request
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from conftest import BIN, commit_all, mlgate, repro, run, write_params
+from engine import Engine, post, wait_ready
 from mlgate.metrics import display_name
 from mlgate.project import Project
 from mlgate.serving.predictor import Predictor
@@ -28,6 +30,12 @@ from tabular import DATASETS, Dataset
 
 pytestmark = pytest.mark.slow
 WORSE_WHEN_COLLAPSED = {"classification": {"accuracy", "f1", "log_loss"}, "regression": {"rmse", "mae", "r2"}}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def make_repo(folder: Path, dataset: Dataset) -> Path:
@@ -143,38 +151,51 @@ def test_the_monitor_raises_no_alarm_on_a_sample_of_the_training_data(
     assert np.isfinite(monitor["features"][dataset.slice_column]["psi"])
 
 
-def test_a_real_bento_serves_strings_and_nulls(trained: tuple[Dataset, Path], tmp_path: Path) -> None:
-    """`mlgate build` and `bentoml serve` for the two classifiers: categorical strings, and null where the
-    pipeline handles NaN, answered as the in-process pipeline answers."""
-    from test_serving import start_server, stop, wait_ready
-
+def test_the_image_serves_strings_and_nulls_as_the_pipeline_does(
+    trained: tuple[Dataset, Path], engine: Engine
+) -> None:
+    """`mlgate build` and `mlgate containerize` for each table; the container, run with a read-only root,
+    takes categorical strings, and null where the pipeline handles NaN, and answers as the in-process
+    pipeline does (labels equal, probabilities and regression values within 1e-9)."""
     dataset, repo = trained
-    if dataset.params["model"]["task"] != "classification":
-        pytest.skip("the regression's serving is covered in-process above")
-    built = mlgate("build", "--no-lock-packages", "--field", "tag", cwd=repo, check=True).stdout.strip()
-    process, port = start_server([str(BIN / "bentoml"), "serve", built], repo, tmp_path / "serve.log")
+    env = {**os.environ, "GITHUB_REPOSITORY": f"acme/{dataset.name}", "DOCKER_HOST": engine.docker_host}
+    built = run(BIN / "mlgate", "build", "--no-lock-packages", "--field", "path", cwd=repo, env=env)
+    args = ["containerize", built.stdout.strip(), "--network", "host", "--field", "id"]
+    image = run(BIN / "mlgate", *args, cwd=repo, env=env).stdout.strip()
+    files = Project.at(repo).files
+    predictor = Predictor.load(
+        ServingSettings(name="t", model_path=str(files.model), card_path=str(files.card)), repo
+    )
+    names = [feature["name"] for feature in predictor.card["features"]]
+    records = json.loads(pd.read_parquet(files.test)[names].head(5).to_json(orient="records"))
+    records[0].update(dict.fromkeys(predictor.schema.nullable, None))
+    port = free_port()
+    container = engine.docker(
+        "run",
+        "--detach",
+        "--network",
+        "host",
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "--env",
+        f"BENTOML_PORT={port}",
+        image,
+    ).stdout.strip()
     try:
-        wait_ready(process, port, tmp_path / "serve.log")
-        files = Project.at(repo).files
-        predictor = Predictor.load(
-            ServingSettings(name="t", model_path=str(files.model), card_path=str(files.card)), repo
-        )
-        names = [feature["name"] for feature in predictor.card["features"]]
-        records = json.loads(pd.read_parquet(files.test)[names].head(5).to_json(orient="records"))
-        records[0].update(dict.fromkeys(predictor.schema.nullable, None))
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/predict",
-            data=json.dumps({"records": records}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            served = json.loads(answer.read())
+        wait_ready(engine, container, f"http://127.0.0.1:{port}")
+        status, served = post(f"http://127.0.0.1:{port}/predict", {"records": records})
     finally:
-        stop(process)
+        engine.docker("rm", "--force", container, check=False)
+    assert status == 200, served
     expected = predictor.predict(predictor.schema.check(records))
-    assert [a["prediction"] for a in served] == [a["prediction"] for a in expected]
+    assert isinstance(served, list) and len(served) == len(expected)
     for got, want in zip(served, expected, strict=True):
-        assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-12)
+        if dataset.params["model"]["task"] == "classification":
+            assert got["prediction"] == want["prediction"]
+            assert got["probabilities"] == pytest.approx(want["probabilities"], abs=1e-9)
+        else:
+            assert got["prediction"] == pytest.approx(want["prediction"], abs=1e-9)
 
 
 def test_a_pr_that_changes_the_averaging_is_compared_under_the_base_s(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
+import re
 import signal
 import socket
 import subprocess
@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from conftest import BIN, ROOT, mlgate, read_params, run, write_params
+from conftest import BIN, ROOT, SERVING_BATCH, read_params, run, write_params
 from mlgate.fsio import sha256_file
 from mlgate.modelio import load_model
 from mlgate.project import Project
@@ -33,11 +33,7 @@ from mlgate.serving import bento
 from mlgate.serving.schema import RecordSchema, RequestError
 
 pytestmark = pytest.mark.slow
-MAX_BATCH = 50
-# hadolint rules the generated Dockerfile may break: BentoML's base step installs Debian's ca-certificates,
-# curl and build tools unpinned (DL3008); their versions follow the pinned python base image, and Debian
-# removes old versions from its mirrors, so pins would break builds.
-HADOLINT_IGNORED = ("--ignore", "DL3008")
+MAX_BATCH = SERVING_BATCH
 READY_SECONDS = 120
 
 
@@ -103,25 +99,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def repo(trained_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the trained example with serving settings a test can see through."""
-    target = tmp_path_factory.mktemp("serving") / "repo"
-    shutil.copytree(trained_template, target, symlinks=True)
-    params = read_params(target)
-    params["serve"] = {
-        "max_batch_size": MAX_BATCH,
-        "lock_packages": False,
-        "log_predictions": str(target.parent / "predictions.jsonl"),
-    }
-    write_params(target, params)
-    return target
+def repo(serving_repo: Path) -> Path:
+    return serving_repo
 
 
 @pytest.fixture(scope="module")
-def built(repo: Path) -> dict[str, Any]:
-    result = mlgate("build", "--json", "--model-version", "7", cwd=repo)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+def built(example_bento: dict[str, Any]) -> dict[str, Any]:
+    return example_bento
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +141,8 @@ def test_build_labels_and_carries_model_and_wheel(built: dict[str, Any], repo: P
     assert sha256_file(path / "src/models/model.skops") == card["sha256"]
     requirements = (path / "env/python/requirements.txt").read_text().splitlines()
     assert f"scikit-learn=={card['libraries']['scikit-learn']}" in requirements
+    names = [re.split(r"[<>=!~ \[]", line, maxsplit=1)[0].lower() for line in requirements if line.strip()]
+    assert len(names) == len(set(names)), requirements  # each package once (bentoml was listed twice)
     wheels = list((path / "env/python/wheels").glob("mlgate-*.whl"))
     assert len(wheels) == 1
     assert "mlgate/serving/service.py" in zipfile.ZipFile(wheels[0]).namelist()
@@ -167,8 +153,7 @@ def test_dockerfile_passes_hadolint(built: dict[str, Any]) -> None:
     result = run(
         BIN / "hadolint",
         "--failure-threshold",
-        "warning",
-        *HADOLINT_IGNORED,
+        "info",
         dockerfile,
         cwd=dockerfile.parent,
         check=False,
@@ -314,12 +299,28 @@ def test_schemathesis_finds_no_server_error(server: int, repo: Path) -> None:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
-def test_containerize_without_engine_says_so(repo: Path, built: dict[str, Any]) -> None:
-    if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0:
-        pytest.skip("a Docker daemon is running here")
-    result = mlgate("containerize", built["tag"], cwd=repo)
-    assert result.returncode == 2
+def test_containerize_without_engine_says_so(repo: Path, built: dict[str, Any], tmp_path: Path) -> None:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    result = run(BIN / "mlgate", "containerize", built["path"], cwd=repo, env=env, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "no container engine" in result.stderr and "docker build -f env/docker/Dockerfile" in result.stderr
+
+
+def test_containerize_refuses_a_bento_without_mlgate_s_dockerfile(repo: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "bento"
+    (folder / "env" / "docker").mkdir(parents=True)
+    (folder / "bento.yaml").write_text("service: service:Service\n")
+    (folder / "env" / "docker" / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    result = run(
+        BIN / "mlgate", "containerize", folder, "--build-arg", "bad arg", cwd=repo, env=env, check=False
+    )
+    assert result.returncode == 2 and "--build-arg 'bad arg': expected NAME=VALUE" in result.stderr
+    result = run(BIN / "mlgate", "containerize", folder, cwd=repo, env=env, check=False)
+    assert (
+        result.returncode == 2
+        and "not mlgate's Dockerfile; rebuild the bento with `mlgate build`" in result.stderr
+    )
 
 
 def test_image_name_defaults_to_ghcr_lower_cased(

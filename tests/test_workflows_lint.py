@@ -270,8 +270,9 @@ def test_reusable_workflow_runs_actions_from_its_own_mlgate_checkout() -> None:
 
 
 def test_action_scripts_pass_shellcheck() -> None:
-    """Every script behind the actions and the cml stand-in; sourced files are followed."""
-    scripts = sorted((ROOT / "actions").glob("*/*.sh"))
+    """Every script behind the actions, the repository's scripts (the engine's too) and the cml stand-in;
+    sourced files are followed."""
+    scripts = sorted((ROOT / "actions").glob("*/*.sh")) + sorted((ROOT / "scripts").glob("*.sh"))
     scripts.append(ROOT / "tests" / "standins" / "setup-cml" / "cml")
     command = [tool("shellcheck"), "--external-sources", "--source-path=SCRIPTDIR", *map(str, scripts)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)

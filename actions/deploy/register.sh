@@ -17,10 +17,10 @@ recorded_image() {
 apply_change() {
   version="$(mlgate registry next-version)"
   if [ "$version" != "$image_version" ]; then
-    echo "::notice title=mlgate deploy::version $image_version was taken meanwhile; tagging the image as $version"
-    docker buildx imagetools create --tag "$MLGATE_IMAGE:$version" "$MLGATE_IMAGE@$MLGATE_DIGEST"
+    echo "::notice title=mlgate deploy::version $image_version was taken meanwhile; tagging the image as $version (it was built as $image_version: a deployment of it sets MLGATE_MODEL_VERSION=$version, as the manifests of mlgate k8s render do)"
+    retag_by_digest "$MLGATE_IMAGE" "$MLGATE_DIGEST" "$version"
     taken_by="$(recorded_image "$image_version")"
-    if [ -n "$taken_by" ]; then docker buildx imagetools create --tag "$MLGATE_IMAGE:$image_version" "$taken_by"; fi
+    if [ -n "$taken_by" ]; then retag_by_digest "${taken_by%@*}" "${taken_by#*@}" "$image_version"; fi
     image_version="$version"
   fi
   local pr=() gate=()

@@ -35,3 +35,14 @@ fields() {
   # shellcheck disable=SC2034  # FIELDS is the answer, read by the caller
   mapfile -t FIELDS <<< "${output%$'\n'}"
 }
+
+retag_by_digest() {
+  # retag_by_digest IMAGE DIGEST TAG: point IMAGE:TAG at IMAGE@DIGEST, with no rebuild. Buildx, where the
+  # runner has it (GitHub's runners do), copies the manifest as it is; elsewhere `mlgate image retag`
+  # PUTs the manifest's exact bytes through the registry's API.
+  if docker buildx version > /dev/null 2>&1; then
+    docker buildx imagetools create --tag "$1:$3" "$1@$2"
+  else
+    mlgate image retag "$1@$2" --tag "$3"
+  fi
+}

@@ -15,7 +15,9 @@ if TYPE_CHECKING:  # the return types only; each function imports what it runs
     from mlgate.init import InitResult
     from mlgate.registry.document import Registry
     from mlgate.retrain import RetrainResult
-    from mlgate.serving.bento import BentoBuild, ImageBuild
+    from mlgate.serving.bento import BentoBuild
+    from mlgate.serving.image import BuildOptions, ImageBuild
+    from mlgate.serving.k8s import Rendered
     from mlgate.serving.smoke import SmokeResult
 
 
@@ -140,11 +142,21 @@ def build_bento(
     return bento.build(project, version, registry_sha256, lock_packages)
 
 
-def containerize(project: Project, bento_tag: str, version: str | None = None) -> ImageBuild:
-    """Build the container image of a bento, named by serve.image, tagged with the commit and version."""
-    from mlgate.serving import bento
+def containerize(
+    project: Project, bento_tag: str, version: str | None = None, options: BuildOptions | None = None
+) -> ImageBuild:
+    """Build the container image of a bento (its tag or folder) with mlgate's Dockerfile, named by
+    serve.image, tagged with the commit and the version; `options` go to `docker build`."""
+    from mlgate.serving import image
 
-    return bento.containerize(project, bento_tag, version)
+    return image.containerize(project, bento_tag, version, options or image.BuildOptions())
+
+
+def k8s_render(project: Project, reference: str, out: Path) -> Rendered:
+    """Write the Kubernetes manifests of the registry version `reference` (a number or an alias) names."""
+    from mlgate.serving import k8s
+
+    return k8s.render(project, reference, out)
 
 
 def serve(project: Project, host: str = "127.0.0.1", port: int = 3000) -> int:
@@ -154,7 +166,7 @@ def serve(project: Project, host: str = "127.0.0.1", port: int = 3000) -> int:
     return bento.serve(project, host, port)
 
 
-def smoke(project: Project, url: str, timeout: float = 120.0, rows: int = 1) -> SmokeResult:
+def smoke(project: Project, url: str, timeout: float = 120.0, rows: int = 5) -> SmokeResult:
     """Check a running service: ready within `timeout` seconds, and a prediction for `rows` test records."""
     from mlgate.serving.smoke import smoke as check
 

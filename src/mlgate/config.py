@@ -313,9 +313,17 @@ def _gate_problems(params: dict[str, Any]) -> list[Problem]:
 
 def _serve_problems(params: dict[str, Any]) -> list[Problem]:
     serve = params["serve"]
+    problems: list[Problem] = []
     if serve["log_inputs"] and not serve["log_predictions"]:
-        return [(("serve", "log_inputs"), "logs the inputs of the prediction log; set serve.log_predictions")]
-    return []
+        problems.append(
+            (("serve", "log_inputs"), "logs the inputs of the prediction log; set serve.log_predictions")
+        )
+    scaling = serve["autoscaling"]
+    if scaling["max_replicas"] < scaling["min_replicas"]:
+        problems.append(
+            (("serve", "autoscaling", "max_replicas"), f"is below min_replicas ({scaling['min_replicas']})")
+        )
+    return problems
 
 
 def _column_problems(params: dict[str, Any], columns: Collection[str], expectations: bool) -> list[Problem]:

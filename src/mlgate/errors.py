@@ -43,3 +43,9 @@ class ServiceCheckError(MlgateError):
     """A running service did not become ready or answered a check wrongly; maps to exit code 1."""
 
     exit_code = EXIT_CHECK_FAILED
+
+
+class ContainerError(MlgateError):
+    """An image build, push or re-tag failed, or an image registry answered wrongly; maps to exit code 1."""
+
+    exit_code = EXIT_CHECK_FAILED

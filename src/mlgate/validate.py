@@ -124,5 +124,3 @@ def _check_dvc(project: Project, dvc_file: Path, params: dict[str, Any]) -> set[
         raise ConfigError("\n".join(problems))
     outs = [out for stage in stages.values() if isinstance(stage, dict) for out in stage.get("outs") or []]
     return {str(next(iter(out)) if isinstance(out, dict) and out else out) for out in outs}
-
-

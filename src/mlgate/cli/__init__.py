@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 
 from mlgate import __version__
-from mlgate.cli import init, monitor, pipeline, registry, report, serving
+from mlgate.cli import image, init, k8s, monitor, pipeline, registry, report, serving
 from mlgate.cli.base import error_funnel
 
-GROUPS = (pipeline, registry, monitor, serving, report, init)
+GROUPS = (pipeline, registry, monitor, serving, image, k8s, report, init)
 
 
 def build_parser() -> argparse.ArgumentParser:

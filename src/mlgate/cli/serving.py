@@ -29,9 +29,14 @@ def run_build(args: argparse.Namespace) -> int:
 def run_containerize(args: argparse.Namespace) -> int:
     """Build the container image of a bento."""
     from mlgate import api
+    from mlgate.serving.image import BuildOptions
 
-    image = api.containerize(project=project_of(args), bento_tag=args.bento, version=args.model_version)
-    emit(args, asdict(image), lambda: print("\n".join(f"image: {tag}" for tag in image.tags)))
+    options = BuildOptions(network=args.network, build_args=tuple(args.build_arg), platform=args.platform)
+    image = api.containerize(
+        project=project_of(args), bento_tag=args.bento, version=args.model_version, options=options
+    )
+    lines = [f"image: {tag}" for tag in image.tags] + [f"id: {image.id}"]
+    emit(args, asdict(image), lambda: print("\n".join(lines)))
     return EXIT_OK
 
 
@@ -47,9 +52,10 @@ def run_smoke(args: argparse.Namespace) -> int:
     from mlgate import api
 
     result = api.smoke(project=project_of(args), url=args.url, timeout=args.timeout, rows=args.rows)
-    answers = json.dumps(result.answers, ensure_ascii=False)
+    first = json.dumps(result.answers[0], ensure_ascii=False)
+    more = f" and {result.records - 1} more" if result.records > 1 else ""
     ready = f"{result.url}, ready after {result.ready_seconds:.1f}s"
-    line = f"smoke test: /readyz ok; /predict answered {answers} ({ready})"
+    line = f"smoke test: /readyz ok; /predict answered {first}{more} ({ready}); {result.parity}"
     emit(args, asdict(result), lambda: print(line))
     return EXIT_OK
 
@@ -93,13 +99,26 @@ def add_parsers(subparsers: Any) -> None:
         "containerize",
         run_containerize,
         "build the container image of a bento",
-        "Build a container image of a bento with `bentoml containerize`, named by serve.image "
-        "(default ghcr.io/<owner>/<repo>) and tagged with the git commit and the version.\n"
-        "Needs a running container engine (Docker).\n\n"
-        "Examples:\n  mlgate containerize my-model:latest --model-version 3",
+        "Build the container image of a bento with the Dockerfile `mlgate build` wrote into it (no\n"
+        "compilers, a numeric non-root user, a health check on /readyz, OCI labels), named by\n"
+        "serve.image (default ghcr.io/<owner>/<repo>) and tagged with the git commit and the version.\n"
+        "Needs a running container engine (Docker); docker's progress goes to stderr.\n\n"
+        "Examples:\n  mlgate containerize my-model:latest --model-version 3\n"
+        "  mlgate containerize my-model:latest --network host --build-arg BASE_IMAGE=python:3.11-slim --json",
     )
-    containerize.add_argument("bento", help="the bento tag printed by `mlgate build`")
+    containerize.add_argument("bento", help="the bento tag printed by `mlgate build`, or the bento's folder")
     containerize.add_argument("--model-version", default=None, help="also tag the image with this version")
+    containerize.add_argument(
+        "--network", default=None, help="network for the build's RUN steps (docker build --network)"
+    )
+    containerize.add_argument(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a build argument, e.g. BASE_IMAGE=<image>; repeatable",
+    )
+    containerize.add_argument("--platform", default=None, help="target platform, e.g. linux/amd64")
     output_options(containerize, "the image name and tags")
     params_option(containerize)
     serve = add_command(
@@ -127,6 +146,6 @@ def add_parsers(subparsers: Any) -> None:
     smoke.add_argument(
         "--timeout", type=float, default=120.0, help="seconds to wait for /readyz (default: %(default)s)"
     )
-    smoke.add_argument("--rows", type=int, default=1, help="test records to score (default: %(default)s)")
+    smoke.add_argument("--rows", type=int, default=5, help="test records to score (default: %(default)s)")
     output_options(smoke, "the result")
     params_option(smoke)

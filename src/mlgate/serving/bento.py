@@ -22,6 +22,7 @@ from mlgate.fsio import atomic_write_json, atomic_write_text
 from mlgate.layout import LAYOUT
 from mlgate.modelio import PINNED_LIBRARIES, read_card, verify_sha256
 from mlgate.project import Project
+from mlgate.serving import dockerfile
 from mlgate.serving.settings import SETTINGS_FILE, ServingSettings
 from mlgate.serving.wheel import base_requirements, build_wheel
 from mlgate.vcs import head, origin_slug, tool
@@ -33,32 +34,6 @@ from mlgate.serving.service import Service
 
 __all__ = ["Service"]
 '''
-DOCKERFILE_TEMPLATE = "Dockerfile.template"
-# Adjusts BentoML's Dockerfile so hadolint passes: a bash SHELL with pipefail for its piped RUN steps
-# (DL4006), no brace expansion in the clean-up step (SC3009), and `useradd -l` so a high UID does not
-# bloat the image (DL3046).
-DOCKERFILE_BLOCKS = """{% extends bento_base_template %}
-{% block SETUP_BENTO_USER %}
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-ARG BENTO_USER={{ bento__user }}
-ARG BENTO_USER_UID={{ bento__uid_gid }}
-ARG BENTO_USER_GID={{ bento__uid_gid }}
-RUN groupadd -g $BENTO_USER_GID -o $BENTO_USER && \\
-    useradd -l -m -u $BENTO_USER_UID -g $BENTO_USER_GID -o -r $BENTO_USER
-{% endblock %}
-{% block SETUP_BENTO_ENTRYPOINT %}
-RUN rm -rf /var/lib/apt /var/lib/cache /var/lib/log
-EXPOSE 3000
-EXPOSE {{ __prometheus_port__ }}
-RUN chmod +x {{ bento__entrypoint }}
-USER {{ bento__user }}
-ENTRYPOINT [ "{{ bento__entrypoint }}" ]
-{% endblock %}
-"""
-ENGINE_HINT = (
-    "start Docker (or run this on a CI runner that has it), or build the image elsewhere with "
-    "`docker build -f env/docker/Dockerfile <bento path>`"
-)
 
 
 @dataclass(frozen=True)
@@ -69,24 +44,6 @@ class BentoBuild:
     path: str
     labels: dict[str, str]
     image: str | None  # None when neither serve.image, GITHUB_REPOSITORY nor a GitHub origin names it
-
-
-@dataclass(frozen=True)
-class ImageBuild:
-    """A container image built from a bento."""
-
-    bento: str
-    image: str
-    tags: list[str]
-
-
-def _run(args: list[str], cwd: Path, what: str) -> str:
-    """Run a tool to completion; a failure becomes an MlgateError carrying its last lines of output."""
-    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=1800)
-    if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
-        raise MlgateError(f"{what} failed (exit {result.returncode}):\n{tail}")
-    return result.stdout
 
 
 def bentoml_executable() -> str:
@@ -150,38 +107,48 @@ def _mlgate_version() -> str:
 
 
 def python_packages(card: dict[str, Any]) -> list[str]:
-    """mlgate's requirements with the model's training libraries pinned, plus the serving stack."""
+    """mlgate's requirements with the model's training libraries pinned, and pydantic as served here.
+
+    BentoML adds its own pin (`bentoml==<version>`) to the bento's requirements itself.
+    """
     libraries = card.get("libraries", {})
     pins = [f"{name}=={libraries[name]}" for name in PINNED_LIBRARIES if name in libraries]
-    pinned = {name for name in PINNED_LIBRARIES if name in libraries}
+    pinned = {name for name in PINNED_LIBRARIES if name in libraries} | {"bentoml", "pydantic"}
     rest = [
         req
         for req in base_requirements()
         if re.split(r"[<>=!~ \[]", req, maxsplit=1)[0].lower() not in pinned
     ]
-    serving = [f"bentoml=={metadata.version('bentoml')}", f"pydantic=={metadata.version('pydantic')}"]
-    return pins + rest + serving
+    return pins + rest + [f"pydantic=={metadata.version('pydantic')}"]
 
 
 def bentofile(
     settings: ServingSettings, card: dict[str, Any], wheel: str, lock_packages: bool
 ) -> dict[str, Any]:
-    """The bentofile.yaml: the model files travel as included files, mlgate as a wheel in the build folder."""
-    python_version = ".".join(card.get("libraries", {}).get("python", "3.11").split(".")[:2])
+    """The bentofile.yaml: the model files travel as included files, mlgate as a wheel in the build folder.
+
+    No `dockerfile_template`: `bentoml containerize` cannot read one back (BentoML issue 5566), so mlgate
+    writes its own Dockerfile into the built bento instead (serving/dockerfile.py).
+    """
     return {
         "service": "service:Service",
         "name": settings.name,
         "labels": settings.labels,
         "include": ["service.py", SETTINGS_FILE, f"{LAYOUT.model.parent}/*", f"{LAYOUT.metrics.parent}/*"],
         "python": {"packages": python_packages(card), "wheels": [wheel], "lock_packages": lock_packages},
-        "docker": {"python_version": python_version, "dockerfile_template": DOCKERFILE_TEMPLATE},
+        "docker": {"python_version": python_version(card)},
     }
+
+
+def python_version(card: dict[str, Any]) -> str:
+    """The model's Python, major.minor, from its card."""
+    return ".".join(card.get("libraries", {}).get("python", "3.11").split(".")[:2])
 
 
 def build(
     project: Project, version: str | None, registry_sha256: str | None, lock_packages: bool | None
 ) -> BentoBuild:
-    """Build the bento into BentoML's store; return its tag, path, labels and image name."""
+    """Build the bento into BentoML's store with mlgate's Dockerfile; return its tag, path, labels, image."""
     bentoml_executable()
     params = project.params
     with tempfile.TemporaryDirectory(prefix="mlgate-bento-") as folder:
@@ -189,11 +156,38 @@ def build(
         settings = stage(project, params, context, version, registry_sha256)
         wheel = build_wheel(context / "wheels")
         lock = params["serve"]["lock_packages"] if lock_packages is None else lock_packages
-        spec = bentofile(settings, read_card(context / LAYOUT.card), f"wheels/{wheel.name}", lock)
+        card = read_card(context / LAYOUT.card)
+        spec = bentofile(settings, card, f"wheels/{wheel.name}", lock)
         atomic_write_text(context / "bentofile.yaml", yaml.safe_dump(spec, sort_keys=False))
-        atomic_write_text(context / DOCKERFILE_TEMPLATE, DOCKERFILE_BLOCKS)
         tag, path = _build_apart(context)
+    facts = image_facts(project, Path(path), settings, card, wheel.name)
+    dockerfile.write(Path(path), facts)
     return BentoBuild(tag, path, settings.labels, image_name(project))
+
+
+def image_facts(
+    project: Project, bento: Path, settings: ServingSettings, card: dict[str, Any], wheel: str
+) -> dockerfile.ImageFacts:
+    """What the bento's Dockerfile states: base image, requirements, wheel and the image's labels."""
+    lock = bento / "env" / "python" / "requirements.lock.txt"
+    slug = os.environ.get("GITHUB_REPOSITORY") or origin_slug(project.root)
+    labels = {
+        "org.opencontainers.image.title": settings.name,
+        "org.opencontainers.image.revision": settings.git_commit,
+        dockerfile.MODEL_SHA256_LABEL: card["sha256"],
+    }
+    if slug:
+        labels["org.opencontainers.image.source"] = f"https://github.com/{slug}"
+    if settings.model_version:
+        labels["org.opencontainers.image.version"] = settings.model_version
+    return dockerfile.ImageFacts(
+        base_image=dockerfile.base_image(project.params["serve"]["base_image"], python_version(card)),
+        requirements=lock.name if lock.is_file() else "requirements.txt",
+        locked=lock.is_file(),
+        wheel=wheel,
+        labels=labels,
+        log_predictions=bool(settings.log_predictions),
+    )
 
 
 def _build_apart(context: Path) -> tuple[str, str]:
@@ -209,8 +203,12 @@ def _build_apart(context: Path) -> tuple[str, str]:
 
 def _build_bentofile(context: str) -> tuple[str, str]:
     """BentoML's build of the bentofile in `context`; the tag and the bento's folder in the store."""
+    import logging
+
     import bentoml
 
+    # A bento that carries a wheel is a v1 bento, on purpose; BentoML's note that v2 cannot is noise here.
+    logging.getLogger("bentoml.build").addFilter(lambda record: "bento v2" not in record.getMessage())
     os.dup2(2, 1)  # this process only builds: what BentoML prints is progress, and stdout is the caller's
     os.chdir(context)  # BentoML refuses files outside the working directory
 
@@ -225,44 +223,6 @@ def image_name(project: Project) -> str | None:
         return str(serve["image"]).lower()
     slug = os.environ.get("GITHUB_REPOSITORY") or origin_slug(project.root)
     return f"ghcr.io/{slug}".lower() if slug else None
-
-
-def container_engine() -> str:
-    """The docker CLI when its daemon answers; otherwise stop with what to do."""
-    docker = shutil.which("docker")
-    if not docker:
-        raise MissingDependencyError(
-            f"no container engine found: the docker CLI is not installed; {ENGINE_HINT}"
-        )
-    try:
-        probe = subprocess.run(
-            [docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20
-        )
-    except subprocess.TimeoutExpired:
-        probe = None
-    if probe is None or probe.returncode != 0:
-        raise MissingDependencyError(
-            f"no container engine is running: `docker info` cannot reach a Docker daemon; {ENGINE_HINT}"
-        )
-    return docker
-
-
-def containerize(project: Project, bento: str, version: str | None) -> ImageBuild:
-    """Build the container image of a bento, tagged with the git commit and the version when given."""
-    container_engine()
-    image = image_name(project)
-    if image is None:
-        raise MlgateError(
-            "cannot tell the image name: set serve.image in params.yaml, or GITHUB_REPOSITORY=owner/repo, "
-            "or a git remote `origin` on GitHub"
-        )
-    commit = head(project.root) or "unknown"
-    tags = [f"{image}:{commit[:12]}"] + ([f"{image}:{version}"] if version else [])
-    args = [bentoml_executable(), "containerize", bento, "--backend", "docker"]
-    for tag in tags:
-        args += ["--image-tag", tag]
-    _run(args, project.root, "bentoml containerize")
-    return ImageBuild(bento, image, tags)
 
 
 def serve(project: Project, host: str, port: int) -> int:

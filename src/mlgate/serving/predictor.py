@@ -178,8 +178,8 @@ class Predictor:
         self.schema = RecordSchema(card["features"], settings.max_batch_size, limits, nullable)
         self.classes = [c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])]
         self.argmax = _predicts_argmax(self.estimator)
-        self.version = settings.model_version or f"sha256:{card['sha256'][:12]}"
-        self.log_path = base / settings.log_predictions if settings.log_predictions else None
+        self.version = settings.served_version(card["sha256"])
+        self.log_path = settings.prediction_log(base)
         metrics_file = base / settings.metrics_path
         self.metrics = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.is_file() else {}
         self.fast_paths = self._choose_paths()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,11 @@ from mlgate.layout import LAYOUT
 
 SETTINGS_FILE = "serving.json"
 SETTINGS_ENV = "MLGATE_SERVING_SETTINGS"
+PREDICTION_LOG_ENV = "MLGATE_PREDICTION_LOG"  # where a container writes serve.log_predictions (under /tmp)
+# The registry version a deployment serves; set by `mlgate k8s render`'s Deployment. It wins over the
+# version the image was built as, which differs when a racing deploy renumbered the image.
+MODEL_VERSION_ENV = "MLGATE_MODEL_VERSION"
+VERSION_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}\Z")
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,20 @@ class ServingSettings:
             trace_predictions=serve["trace_predictions"],
             **extra,
         )
+
+    def prediction_log(self, base: Path) -> Path | None:
+        """The prediction log's path: $MLGATE_PREDICTION_LOG when set, else serve.log_predictions from
+        `base`; None when serve.log_predictions is off (the variable moves the log, never turns it on)."""
+        if not self.log_predictions:
+            return None
+        return Path(os.environ.get(PREDICTION_LOG_ENV) or base / self.log_predictions)
+
+    def served_version(self, model_sha256: str) -> str:
+        """$MLGATE_MODEL_VERSION, else the version built in, else the model's short sha256."""
+        value = os.environ.get(MODEL_VERSION_ENV)
+        if value is not None and not VERSION_PATTERN.match(value):
+            raise ConfigError(f"{MODEL_VERSION_ENV}={value[:80]!r}: expected a version such as 3")
+        return value or self.model_version or f"sha256:{model_sha256[:12]}"
 
     def to_json(self) -> dict[str, Any]:
         """The settings as written to serving.json."""
