@@ -221,6 +221,9 @@ and imported) took {cold:.0f} s; a warm one (the stand-in loaded from its cache)
 def main() -> None:
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"  # dvc's stages call mlgate
     os.environ.update(BENTOML_DO_NOT_TRACK="true", ITERATIVE_DO_NOT_TRACK="1", DVC_NO_ANALYTICS="1")
+    # Both builds on the engine's classic builder: `bentoml containerize` asks for BuildKit, which needs
+    # buildx, and Debian's docker.io has none.
+    os.environ["DOCKER_BUILDKIT"] = "0"
     if shutil.which("docker") is None:
         raise SystemExit("the docker CLI is not installed: run `make engine-tools` first")
     with tempfile.TemporaryDirectory(prefix="mlgate-bench-image-") as folder:

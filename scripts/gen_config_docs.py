@@ -51,7 +51,9 @@ def _resolve(root: dict[str, Any], ref: str) -> dict[str, Any]:
 
 def _limits(schema: dict[str, Any]) -> str:
     keys = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "pattern")
-    return ", ".join(f"{k} {schema[k]}" for k in keys if k in schema)
+    # a pattern matches the whole value; its guard against a trailing newline is left out for reading
+    shown = {**schema, "pattern": str(schema.get("pattern", "")).removesuffix(r"(?![\s\S])")}
+    return ", ".join(f"{k} {shown[k]}" for k in keys if k in schema)
 
 
 def _rows(schema: dict[str, Any], root: dict[str, Any], prefix: str) -> list[str]:

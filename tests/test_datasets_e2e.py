@@ -217,3 +217,95 @@ def test_a_pr_that_changes_the_averaging_is_compared_under_the_base_s(
     rows = {row["metric"]: row for row in report["metrics"]}
     assert rows["f1"]["verdict"] == "no significant change" and rows["f1"]["delta"] == pytest.approx(0.0)
     assert report["gate"]["passed"] and report["headline"]["status"] == "passed"
+
+
+HOSTILE = "`x` @octocat <img src=https://evil.example/p.png> **✅ Gates passed**\n::error::owned"
+
+
+def data_stage(repo: Path, frame: pd.DataFrame, folder: Path) -> Any:
+    """`mlgate stage data` on a copy of the repository whose source holds `frame`."""
+    copy = folder / "copy"
+    shutil.copytree(repo, copy, symlinks=True, ignore=shutil.ignore_patterns("cache"))
+    frame.to_csv(copy / "data/raw/data.csv", index=False)
+    return mlgate("stage", "data", cwd=copy), copy
+
+
+def test_hostile_data_is_refused_naming_the_column(trained: tuple[Dataset, Path], tmp_path: Path) -> None:
+    dataset, repo = trained
+    frame = dataset.frame
+    numeric = next(
+        c for c in frame.columns if c != dataset.params["data"]["target"] and frame[c].dtype == float
+    )
+    cases = {
+        "own-row-id": (
+            frame.assign(row_id=range(len(frame))),
+            "has a column named 'row_id', which mlgate reserves",
+        ),
+        "repeated": (
+            pd.concat([frame, frame.iloc[:, :1]], axis=1),
+            f"given more than once: {frame.columns[0]!r}",
+        ),
+        "infinite": (
+            frame.assign(**{numeric: frame[numeric].where(frame.index != 3, np.inf)}),
+            "infinite value",
+        ),
+    }
+    for name, (hostile, expected) in cases.items():
+        result, _ = data_stage(repo, hostile, tmp_path / name)
+        assert result.returncode == 2 and expected in result.stderr, (name, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_a_huge_category_does_not_bloat_the_profile(trained: tuple[Dataset, Path], tmp_path: Path) -> None:
+    dataset, repo = trained
+    column = dataset.slice_column
+    frame = dataset.frame.assign(
+        **{column: dataset.frame[column].where(dataset.frame.index != 0, "y" * 3_000_000)}
+    )
+    result, copy = data_stage(repo, frame, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (copy / "reports/reference_profile.json").stat().st_size < 200_000
+
+
+def test_hostile_values_stay_text_in_the_monitor_s_report_and_log(
+    trained: tuple[Dataset, Path], tmp_path: Path
+) -> None:
+    from test_hostile import assert_inert
+
+    dataset, repo = trained
+    train = pd.read_parquet(repo / "data/prepared/train.parquet").drop(columns=["row_id"])
+    batch = train.sample(n=min(len(train), 300), random_state=1)
+    column = dataset.slice_column
+    batch[column] = batch[column].where(np.arange(len(batch)) % 2 == 0, HOSTILE)
+    batch[HOSTILE.replace("\n", "\n ")] = 1
+    batch.to_csv(tmp_path / "batch.csv", index=False)
+    result = mlgate(
+        "monitor", "--current", str(tmp_path / "batch.csv"), "--out", str(tmp_path / "m"), cwd=repo
+    )
+    assert result.returncode == 1, result.stderr
+    for line in (result.stdout + result.stderr).splitlines():
+        assert not line.lstrip().startswith(("::", "##[")), line
+    markdown = (tmp_path / "m" / "monitor.md").read_text()
+    assert "unseen categories" in markdown
+    assert_inert(markdown)
+
+
+def test_hostile_values_stay_text_in_the_pr_comment(collapsed: dict[str, Any]) -> None:
+    """The report's markdown with hostile class, slice, param and column names put into it."""
+    from mlgate.report.markdown import render_markdown
+    from test_hostile import assert_inert
+
+    report = json.loads(json.dumps(collapsed["json"]))
+    for change in report["params"]:
+        change["base"], change["pr"] = HOSTILE, f"{HOSTILE}`"
+    report["params"].append({"key": HOSTILE, "change": "changed", "base": HOSTILE, "pr": HOSTILE})
+    result = next(iter(report["slices"].values()))
+    group = next(iter(result["groups"].values()))
+    report["slices"] = {HOSTILE: {**result, "groups": {HOSTILE: group, f"{HOSTILE}2": group}}}
+    for check in report["gate"]["checks"]:
+        check["message"] += HOSTILE
+    report["headline"]["reason"] += HOSTILE
+    report["data"]["moved_features"] = [{"feature": HOSTILE, "psi": 1.0, "p_adjusted": 0.0, "why": HOSTILE}]
+    markdown = render_markdown(report)
+    assert "octocat" in markdown
+    assert_inert(markdown)

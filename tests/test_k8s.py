@@ -104,12 +104,20 @@ def test_render_refuses_what_it_cannot_serve(repo: Path, cli: Callable[..., Resu
         and "version 1 has no image digest in the registry; deploy it first" in result.stderr
     )
     result = render(cli, "--alias", "production")
-    assert result.returncode == 2 and "'production' is neither a version number nor an alias" in result.stderr
+    assert result.returncode == 2 and "no version or alias 'production'" in result.stderr
     record(cli)
     assert cli("registry", "deprecate", "2", "--reason", "bad").returncode == 0
     result = render(cli, "--version", "2")
     assert result.returncode == 2 and "version 2 is deprecated" in result.stderr
     assert not (repo / "k8s").exists()
+
+
+def test_render_names_an_out_path_it_cannot_write(repo: Path, cli: Callable[..., Result]) -> None:
+    record(cli)
+    result = render(cli, "--version", "1", "--out", "params.yaml")
+    assert result.returncode == 2 and "--out params.yaml: cannot write the manifests there" in result.stderr
+    assert render(cli, "--version", "1").returncode == 0
+    assert "&id" not in (repo / "k8s" / "deployment.yaml").read_text()  # no YAML anchors
 
 
 def test_autoscaling_bounds_are_checked(repo: Path, cli: Callable[..., Result]) -> None:

@@ -223,6 +223,21 @@ def test_record_needs_model_outputs(model_repo: Path, cli: Callable[..., Result]
     assert not (model_repo / "registry.yaml").exists()
 
 
+def test_record_refuses_a_value_that_would_break_the_file(
+    model_repo: Path, cli: Callable[..., Result]
+) -> None:
+    assert cli("registry", "record", "--no-tag").returncode == 0
+    before = (model_repo / "registry.yaml").read_bytes()
+    result = cli("registry", "record", "--image", "ghcr.io/acme/m", "--digest", "sha256:abc", "--no-tag")
+    assert result.returncode == 2 and "registry not written" in result.stderr
+    assert "image.digest: 'sha256:abc' does not match ^sha256:[0-9a-f]{64}$" in result.stderr
+    assert (model_repo / "registry.yaml").read_bytes() == before
+    digest = "sha256:" + "a" * 64 + "\n"  # a trailing newline must not pass the pattern
+    result = cli("registry", "record", "--image", "ghcr.io/acme/m", "--digest", digest, "--no-tag")
+    assert result.returncode == 2 and (model_repo / "registry.yaml").read_bytes() == before
+    assert cli("registry", "list").returncode == 0
+
+
 def test_round_trip_is_byte_stable(model_repo: Path) -> None:
     api.registry_record(
         Project.at(), reason="multi\nline: 'quoted' # not a comment", image_tags=("yes", "1.0", "2026-01-01")

@@ -300,7 +300,11 @@ def test_schemathesis_finds_no_server_error(server: int, repo: Path) -> None:
 
 
 def test_containerize_without_engine_says_so(repo: Path, built: dict[str, Any], tmp_path: Path) -> None:
-    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    env = {
+        **os.environ,
+        "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock",
+        "GITHUB_REPOSITORY": "acme/example",
+    }
     result = run(BIN / "mlgate", "containerize", built["path"], cwd=repo, env=env, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "no container engine" in result.stderr and "docker build -f env/docker/Dockerfile" in result.stderr
@@ -311,7 +315,11 @@ def test_containerize_refuses_a_bento_without_mlgate_s_dockerfile(repo: Path, tm
     (folder / "env" / "docker").mkdir(parents=True)
     (folder / "bento.yaml").write_text("service: service:Service\n")
     (folder / "env" / "docker" / "Dockerfile").write_text("FROM python:3.11-slim\n")
-    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    env = {
+        **os.environ,
+        "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock",
+        "GITHUB_REPOSITORY": "acme/example",
+    }
     result = run(
         BIN / "mlgate", "containerize", folder, "--build-arg", "bad arg", cwd=repo, env=env, check=False
     )
@@ -321,6 +329,34 @@ def test_containerize_refuses_a_bento_without_mlgate_s_dockerfile(repo: Path, tm
         result.returncode == 2
         and "not mlgate's Dockerfile; rebuild the bento with `mlgate build`" in result.stderr
     )
+
+
+@pytest.mark.parametrize("given", [".", "/nonexistent", "./nope"])
+def test_containerize_names_a_path_that_is_no_bento(repo: Path, tmp_path: Path, given: str) -> None:
+    env = {
+        **os.environ,
+        "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock",
+        "GITHUB_REPOSITORY": "acme/example",
+    }
+    result = run(BIN / "mlgate", "containerize", given, cwd=repo, env=env, check=False)
+    assert result.returncode == 2 and "internal error" not in result.stderr
+    assert f"no bento {given!r}: neither a bento's folder" in result.stderr
+
+
+def test_containerize_refuses_a_version_the_bento_was_not_built_as(
+    repo: Path, built: dict[str, Any], tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock",
+        "GITHUB_REPOSITORY": "acme/example",
+    }
+    args = (BIN / "mlgate", "containerize", built["path"], "--model-version", "8")
+    result = run(*args, cwd=repo, env=env, check=False)
+    assert result.returncode == 2
+    assert "--model-version 8: the bento was built as version 7" in result.stderr
+    result = run(BIN / "mlgate", "containerize", built["path"], cwd=repo, env=env, check=False)
+    assert f"at DOCKER_HOST=unix://{tmp_path}/no-engine.sock" in result.stderr
 
 
 def test_image_name_defaults_to_ghcr_lower_cased(

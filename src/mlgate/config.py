@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Collection, Iterator
+import math
+from collections.abc import Callable, Collection, Hashable, Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,11 @@ from jsonschema.exceptions import ValidationError
 from mlgate.errors import ConfigError
 
 PARAMS_SCHEMA = "params.schema.json"
+MAX_DEPTH = 64  # nesting levels a YAML file may have; params.yaml needs under 10
+MAX_ALIASED = 10_000  # values that *aliases may add in one file, expanded
+MERGE_TAG = "tag:yaml.org,2002:merge"
+# Ends every schema pattern: Python's `$` also matches before a trailing newline; this is ECMA-262 too.
+WHOLE_STRING = r"(?![\s\S])"
 FieldPath = tuple[str | int, ...]
 Problem = tuple[FieldPath, str]
 # Given the loaded params, the data's columns when they can be known cheaply, else None.
@@ -120,16 +126,81 @@ class YamlDocument:
             raise ConfigError("\n".join(dict.fromkeys(self.problem(*item) for item in ordered)))
 
 
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping instead of letting the last one win."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    problem=f"duplicate key {key!r} (first given on line {seen[key]})",
+                    problem_mark=key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def _check_shape(text: str, source: str | Path) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and aliases that expand to more than MAX_ALIASED values.
+
+    It reads the event stream, which PyYAML parses without recursion, so neither a deep file nor an alias
+    bomb can hang or crash the loader that runs after it.
+    """
+    stack: list[list[Any]] = []  # per open collection: its anchor and its expanded size so far
+    sizes: dict[str, int] = {}
+    aliased = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        size = 0
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 1])
+            if len(stack) > MAX_DEPTH:
+                raise ConfigError(f"{source}:{_line(event)}: nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, size = stack.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, sizes.get(str(event.anchor), 1)
+            aliased += size
+            if aliased > MAX_ALIASED:
+                raise ConfigError(
+                    f"{source}:{_line(event)}: aliases expand to more than {MAX_ALIASED:,} values; "
+                    "write the values out instead of repeating *aliases"
+                )
+        if size:
+            if anchor:
+                sizes[str(anchor)] = size
+            if stack:
+                stack[-1][1] += size
+
+
+def _line(event: yaml.Event) -> int:
+    return event.start_mark.line + 1 if event.start_mark else 1
+
+
 def parse_yaml(text: str | bytes, source: str | Path) -> YamlDocument:
-    """Parse YAML text safely, naming `source` in errors; syntax errors become a ConfigError with the line."""
+    """Parse YAML text safely, naming `source` in errors; syntax errors become a ConfigError with the line.
+
+    Refused, each with the line: invalid syntax, a key given twice, nesting past MAX_DEPTH, and aliases
+    that expand to more than MAX_ALIASED values.
+    """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{source}: not UTF-8 text: {exc}") from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        _check_shape(text, source)
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = None if node is None else loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -177,6 +248,8 @@ def _describe(error: ValidationError) -> tuple[FieldPath, str]:
         if error.instance is None:
             return path, f"expected {expected}, got nothing (null); remove the field or give it a value"
         return path, f"expected {expected}, got {type(error.instance).__name__} {error.instance!r}"
+    if error.validator == "pattern":
+        return path, f"{error.instance!r} does not match {_pattern(error.validator_value)}"
     if error.validator in ("oneOf", "anyOf"):
         forms = " or ".join(_form(option) for option in error.validator_value)
         return path, f"{json.dumps(error.instance, default=str)} is not allowed here: expected {forms}"
@@ -190,14 +263,32 @@ def _form(schema: dict[str, Any]) -> str:
     if "minimum" in schema:
         text += f" ≥ {schema['minimum']}"
     if "pattern" in schema:
-        text += f" matching {schema['pattern']}"
+        text += f" matching {_pattern(schema['pattern'])}"
     return text
+
+
+def _pattern(pattern: str) -> str:
+    """A schema pattern as people read it, without the guard against a trailing newline."""
+    return pattern.removesuffix(WHOLE_STRING)
 
 
 def validate_document(document: YamlDocument, schema_name: str) -> None:
     """Validate a parsed document against a shipped schema; raise one ConfigError listing every problem."""
     validator = Draft202012Validator(load_schema(schema_name))
-    document.raise_problems([_describe(error) for error in validator.iter_errors(document.data)])
+    problems = [_describe(error) for error in validator.iter_errors(document.data)]
+    document.raise_problems(problems + list(_non_finite(document.data)))
+
+
+def _non_finite(value: Any, path: FieldPath = ()) -> Iterator[Problem]:
+    """NaN and infinity: a schema's `number` admits them, and its `minimum` cannot catch NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield path, f"expected a finite number, got {value}"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, (*path, index))
 
 
 def apply_defaults(schema: dict[str, Any], instance: Any, root: dict[str, Any] | None = None) -> Any:

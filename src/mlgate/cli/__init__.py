@@ -10,6 +10,7 @@ import argparse
 from mlgate import __version__
 from mlgate.cli import image, init, k8s, monitor, pipeline, registry, report, serving
 from mlgate.cli.base import error_funnel
+from mlgate.untrusted import console_streams
 
 GROUPS = (pipeline, registry, monitor, serving, image, k8s, report, init)
 
@@ -43,4 +44,5 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mlgate` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    return error_funnel(args.handler)(args)
+    with console_streams():
+        return error_funnel(args.handler)(args)

@@ -107,7 +107,12 @@ def add_parsers(subparsers: Any) -> None:
         "  mlgate containerize my-model:latest --network host --build-arg BASE_IMAGE=python:3.11-slim --json",
     )
     containerize.add_argument("bento", help="the bento tag printed by `mlgate build`, or the bento's folder")
-    containerize.add_argument("--model-version", default=None, help="also tag the image with this version")
+    containerize.add_argument(
+        "--model-version",
+        default=None,
+        help="check that the bento was built as this version (`mlgate build --model-version`); the image "
+        "is tagged with the version and commit the bento was built as",
+    )
     containerize.add_argument(
         "--network", default=None, help="network for the build's RUN steps (docker build --network)"
     )

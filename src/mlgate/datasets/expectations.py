@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
@@ -50,6 +51,12 @@ def _column_problems(series: pd.Series, rule: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _infinite(series: pd.Series) -> int:
+    if not ptypes.is_float_dtype(series):
+        return 0
+    return int(np.isinf(series.to_numpy(dtype=float, na_value=np.nan)).sum())
+
+
 def _target_problems(frame: pd.DataFrame, schema: FeatureSchema) -> list[str]:
     target = frame[schema.target]
     problems = []
@@ -74,6 +81,11 @@ def check_expectations(frame: pd.DataFrame, expectations: dict[str, Any], schema
     for column, rule in expectations["columns"].items():
         if column in frame.columns and (problems := _column_problems(frame[column], rule)):
             failures[column] = problems
+    for column in frame.columns:
+        if infinite := _infinite(frame[column]):
+            failures.setdefault(column, []).append(
+                f"{infinite} infinite value(s); mlgate takes only finite numbers (or missing ones)"
+            )
     if target_problems := _target_problems(frame, schema):
         failures.setdefault(schema.target, []).extend(target_problems)
     if failures:

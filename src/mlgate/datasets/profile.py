@@ -11,6 +11,7 @@ import pandas as pd
 from mlgate.datasets.schema import ROW_ID, FeatureSchema
 
 OTHER = "__other__"
+MAX_CATEGORY_CHARS = 200  # a longer category is pooled, not kept by name
 
 
 def rows_hash(row_hashes: pd.Series, columns: pd.Index) -> str:
@@ -81,12 +82,14 @@ def numeric_profile(values: pd.Series, bins: int) -> dict[str, Any]:
 
 
 def categorical_profile(values: pd.Series, max_categories: int) -> dict[str, Any]:
-    """Category frequencies, with rare categories pooled as `__other__`."""
+    """Category frequencies, with rare categories, and any longer than MAX_CATEGORY_CHARS, pooled as
+    `__other__`, so that no cell can make the profile large."""
     counts = values.dropna().astype(str).value_counts()
-    kept = counts.iloc[:max_categories]
+    short = counts[counts.index.str.len() <= MAX_CATEGORY_CHARS]
+    kept = short.iloc[:max_categories]
     frequencies = {str(k): int(v) for k, v in kept.items()}
-    if len(counts) > max_categories:
-        frequencies[OTHER] = int(counts.iloc[max_categories:].sum())
+    if len(kept) < len(counts):
+        frequencies[OTHER] = int(counts.sum() - kept.sum())
     return {"kind": "categorical", "null_rate": float(values.isna().mean()), "counts": frequencies}
 
 

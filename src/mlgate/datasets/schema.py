@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,20 @@ class FeatureSchema:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureSchema:
         return cls(data["target"], data["task"], tuple(data["numeric"]), tuple(data["categorical"]))
+
+
+def check_columns(columns: list[str], shown: str) -> None:
+    """Refuse a source whose column names repeat, or that has its own `row_id`, which mlgate writes."""
+    counts = Counter(columns)
+    repeated = [column for column, count in counts.items() if count > 1]
+    if repeated:
+        names = ", ".join(repr(c) for c in repeated)
+        raise DataValidationError(f"{shown}: column name(s) given more than once: {names}; rename them")
+    if ROW_ID in counts:
+        raise DataValidationError(
+            f"{shown}: has a column named {ROW_ID!r}, which mlgate reserves for the row identity it adds; "
+            "rename it; data.id_column can then name it as the rows' id"
+        )
 
 
 def is_categorical(series: pd.Series) -> bool:

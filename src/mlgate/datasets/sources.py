@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from mlgate.datasets.missing import read_csv
+from mlgate.datasets.schema import check_columns
 from mlgate.errors import ConfigError, DataValidationError
 
 BUNDLED = ("breast_cancer", "wine", "iris", "diabetes", "digits")
@@ -83,7 +84,14 @@ def load_table(path: Path, field: str, shown: str | None = None) -> pd.DataFrame
         raise ConfigError(f"{field}: {name}: expected a .csv or .parquet file, or sklearn:/python: source")
     if not path.is_file():
         raise ConfigError(f"{field}: {name}: file not found (if it is DVC-tracked, run `dvc pull`)")
+    if kind == "csv":
+        check_columns(_csv_header(path), name)  # pandas would rename a repeated `a` to `a.1`
     try:
         return read_csv(path) if kind == "csv" else pd.read_parquet(path)
     except Exception as exc:  # pandas and pyarrow raise many types for a malformed file
         raise DataValidationError(f"{name}: cannot read: {exc}") from None
+
+
+def _csv_header(path: Path) -> list[str]:
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        return next(csv.reader(handle), [])

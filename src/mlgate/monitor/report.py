@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.metrics import display_name
+from mlgate.untrusted import code_span, html_text, md_text, one_line
+
+PREDICTION = object()  # the row of the model's own predictions, above the features
 
 HEADLINES = {
     "alarm": "## 🚨 Monitor: alarm",
@@ -18,13 +21,13 @@ def render(result: dict[str, Any], top: int) -> str:
     current, reference = result["current"], result["reference"]
     lines = [HEADLINES[result["status"]], ""]
     lines.append(
-        f"{current['rows']:,} rows from {', '.join(f'`{p}`' for p in current['paths'])} "
-        f"compared with {reference['describe']} ({reference['rows']:,} training rows)."
+        f"{current['rows']:,} rows from {', '.join(code_span(p) for p in current['paths'])} "
+        f"compared with {md_text(reference['describe'])} ({reference['rows']:,} training rows)."
     )
     lines.append("")
-    lines += [f"- 🚨 {line}" for line in result["alarms"]]
-    lines += [f"- ⚠️ {line}" for line in result["warnings"]]
-    lines += [f"- ℹ️ {line}" for line in result["notes"]]
+    lines += [f"- 🚨 {md_text(line)}" for line in result["alarms"]]
+    lines += [f"- ⚠️ {md_text(line)}" for line in result["warnings"]]
+    lines += [f"- ℹ️ {md_text(line)}" for line in result["notes"]]
     lines += _feature_table(result)
     lines += _performance_table(result.get("performance"))
     lines += _charts(result, top)
@@ -63,9 +66,9 @@ def _flag(data: dict[str, Any]) -> str:
 
 
 def _feature_table(result: dict[str, Any]) -> list[str]:
-    rows = ranked(result)
+    rows: list[tuple[object, dict[str, Any]]] = list(ranked(result))
     if result.get("prediction_drift"):
-        rows = [("*prediction*", result["prediction_drift"]), *rows]
+        rows = [(PREDICTION, result["prediction_drift"]), *rows]
     if not rows:
         return []
     lines = [
@@ -77,10 +80,14 @@ def _feature_table(result: dict[str, Any]) -> list[str]:
         nulls = data["null_rate"]
         unseen = f"{data['unseen_share']:.1%}" if "unseen_share" in data else "–"
         lines.append(
-            f"| {name} | {data['psi']:.3f} | {data['p_adjusted']:.2g} | "
+            f"| {_name(name)} | {data['psi']:.3f} | {data['p_adjusted']:.2g} | "
             f"{nulls['reference']:.1%} → {nulls['current']:.1%} | {unseen} | {_flag(data)} |"
         )
     return lines
+
+
+def _name(name: object) -> str:
+    return "*prediction*" if name is PREDICTION else md_text(name)
 
 
 def _performance_table(performance: dict[str, Any] | None) -> list[str]:
@@ -110,7 +117,8 @@ def _charts(result: dict[str, Any], top: int) -> list[str]:
             break
         lines += [
             "",
-            f"<details open><summary>{name}: share of rows per bin (bars now, line reference)</summary>",
+            f"<details open><summary>{html_text(name)}: share of rows per bin "
+            "(bars now, line reference)</summary>",
             "",
             *mermaid_histogram(name, data["histogram"]),
             "",
@@ -136,7 +144,7 @@ def mermaid_histogram(name: str, histogram: dict[str, Any]) -> list[str]:
 
 
 def _clean(text: str) -> str:
-    return str(text).replace('"', "'").replace("\n", " ")[:40]
+    return one_line(text).replace('"', "'").replace("`", "'")[:40]
 
 
 def _quote(label: str) -> str:

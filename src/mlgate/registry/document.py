@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from mlgate.config import YamlDocument, load_schema, read_yaml, validate_document
-from mlgate.errors import RegistryError
+from mlgate.config import YamlDocument, load_schema, parse_yaml, read_yaml, validate_document
+from mlgate.errors import ConfigError, RegistryError
 from mlgate.fsio import atomic_write_text, shown
 
 SCHEMA = "registry.schema.json"
@@ -50,7 +50,7 @@ class Registry:
         if reference in self.aliases:
             return self.entry(self.aliases[reference])
         known = ", ".join(self.aliases) or "none yet"
-        raise RegistryError(f"{reference!r} is neither a version number nor an alias (aliases: {known})")
+        raise RegistryError(f"no version or alias {reference!r} in the registry (aliases: {known})")
 
     def next_version(self) -> int:
         """The version the next record gets."""
@@ -150,8 +150,14 @@ def load(path: Path, shown: str | None = None) -> Registry:
 
 
 def save(registry: Registry, path: str | Path) -> None:
-    """Write the registry atomically in its canonical layout."""
-    atomic_write_text(path, dumps(registry))
+    """Write the registry atomically in its canonical layout, only when the result is a valid registry: a
+    bad value given on the command line (a digest, an alias) must not leave a file nothing can read."""
+    text = dumps(registry)
+    try:
+        parse(parse_yaml(text, shown(Path(path))))
+    except ConfigError as exc:
+        raise RegistryError(f"registry not written, the change would make it invalid:\n{exc}") from None
+    atomic_write_text(path, text)
 
 
 def lock_path(path: str | Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.config import FieldPath, YamlDocument
+from mlgate.untrusted import code_span
 
 ROWS_CHANGE_WARNING = 0.10  # warn when the PR's data lost or gained more than this share of rows
 ESTIMATOR, ESTIMATOR_PARAMS = ("model", "estimator"), ("model", "params")
@@ -82,7 +83,7 @@ def row_identity(data: dict[str, Any]) -> str | None:
     if not identity:
         return None
     if identity.get("id_column"):
-        return f"rows are matched by the id column `{identity['id_column']}`"
+        return f"rows are matched by the id column {code_span(identity['id_column'])}"
     return "rows are matched by the hash of their values, so a row whose values changed is a different row"
 
 
@@ -183,13 +184,15 @@ def unpredicted_classes(base: Any, head: Any) -> str | None:
     if not never:
         return None
     if predicted.nunique() == 1:
-        text = f"this PR's model predicts one class, `{predicted.iloc[0]}`, for every test row"
+        text = f"this PR's model predicts one class, {code_span(predicted.iloc[0])}, for every test row"
     else:
-        held = ", ".join(f"`{label}` ({int((truth == label).sum())} rows)" for label in never)
+        held = ", ".join(f"{code_span(label)} ({int((truth == label).sum())} rows)" for label in never)
         text = f"this PR's model never predicts {held} of its test rows' classes"
     if base is not None and "prediction" in base:
         before = base["prediction"].astype(str)
         counts = {label: int((before == label).sum()) for label in never}
         if any(counts.values()):
-            text += "; the base predicted " + ", ".join(f"`{k}` for {v} rows" for k, v in counts.items() if v)
+            text += "; the base predicted " + ", ".join(
+                f"{code_span(k)} for {v} rows" for k, v in counts.items() if v
+            )
     return text

@@ -9,7 +9,8 @@ from mlgate.metrics import display_name
 from mlgate.report.build import MARKER
 from mlgate.report.markdown_changes import data_section, params_section, slices_section
 from mlgate.report.markdown_plots import plots_section
-from mlgate.report.md import ARROW, interval, num, p_text, pct, table
+from mlgate.report.md import ARROW, code, interval, num, p_text, pct, table
+from mlgate.untrusted import md_text
 
 BUDGET = 60_000  # GitHub caps a comment at 65,536 characters
 TRUNCATION_NOTE = (
@@ -21,21 +22,21 @@ TRUNCATION_NOTE = (
 def status_line(head: dict[str, Any]) -> str:
     """✅ only when the gates passed and no metric got significantly worse."""
     if head["status"] == "failed":
-        return f"**❌ Gates failed**: {head['reason']}"
+        return f"**❌ Gates failed**: {md_text(head['reason'])}"
     if head["worse"]:
         count, listed = len(head["worse"]), ", ".join(head["worse"])
         verb = "metrics are" if count > 1 else "metric is"
         return f"**⚠️ Gates passed, but {count} {verb} significantly worse: {listed}**"
-    return f"**✅ Gates passed**: {head['reason']}"
+    return f"**✅ Gates passed**: {md_text(head['reason'])}"
 
 
 def headline(report: dict[str, Any]) -> str:
     """Gate status with its reason, the primary metric base → PR with Δ, and the verdict."""
     head, base = report["headline"], report["base"]
-    lines = [MARKER, f"## mlgate report: `{base['rev']}` → this PR", "", status_line(head), ""]
+    lines = [MARKER, f"## mlgate report: {code(base['rev'])} → this PR", "", status_line(head), ""]
     name = head["metric_name"]
     if head["base"] is None:
-        lines.append(f"**{name}**: {num(head['pr'])} (no baseline on `{base['rev']}`)")
+        lines.append(f"**{name}**: {num(head['pr'])} (no baseline on {code(base['rev'])})")
     else:
         lines.append(
             f"**{name}**: {num(head['base'])} → {num(head['pr'])} "
@@ -45,7 +46,10 @@ def headline(report: dict[str, Any]) -> str:
     for note in (head["saturation"], head.get("classes_note")):
         if note:
             lines += ["", f"⚠️ {note[0].upper()}{note[1:]}."]
-    checks = [f"- {_check_mark(c['status'])} `{c['gate']}`: {c['message']}" for c in report["gate"]["checks"]]
+    checks = [
+        f"- {_check_mark(c['status'])} {code(c['gate'])}: {md_text(c['message'])}"
+        for c in report["gate"]["checks"]
+    ]
     if report["gates_changed"]:
         checks.append("- ⚠️ this PR changes the `gates:` section of params.yaml; review those changes.")
     lines += (["", *checks] if checks else []) + ["", _provenance(report)]
@@ -58,16 +62,16 @@ def _check_mark(status: str) -> str:
 
 def _provenance(report: dict[str, Any]) -> str:
     base = report["base"]
-    sha = f" @ `{base['sha'][:8]}`" if base.get("sha") else ""
+    sha = f" @ {code(base['sha'][:8])}" if base.get("sha") else ""
     made = (
         f", produced by mlgate {base['mlgate_version']}"
         if base.get("mlgate_version") and base["available"]
         else ""
     )
-    text = f"<sub>Base `{base['rev']}`{sha}: {base['how']}{made}. "
+    text = f"<sub>Base {code(base['rev'])}{sha}: {md_text(base['how'])}{made}. "
     text += f"Report by mlgate {report['mlgate_version']}.</sub>"
     if report["lock_note"]:
-        text += f"\n\n⚠️ {report['lock_note']}"
+        text += f"\n\n⚠️ {md_text(report['lock_note'])}"
     return text
 
 
@@ -77,7 +81,7 @@ def metrics_section(report: dict[str, Any]) -> str:
     level = f"{100 * stats['confidence']:.0f}%"
     if not report["base"]["available"]:
         body = [[_metric_name(r, average), num(r["pr"]), interval(r["pr_ci"], signed=False)] for r in rows]
-        title = f"### Metrics (no baseline on `{report['base']['rev']}`)"
+        title = f"### Metrics (no baseline on {code(report['base']['rev'])})"
         return "\n".join([title, "", table(["Metric", "PR", f"{level} CI"], body, "lrl")])
     body = [_metric_cells(r, average, stats["samples"]) for r in rows]
     header = ["Metric", "Base", "PR", "Δ", "Δ %", f"{level} CI of Δ", "p (Holm)", "Verdict"]

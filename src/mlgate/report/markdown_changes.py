@@ -6,13 +6,14 @@ from typing import Any
 
 from mlgate.metrics import display_name
 from mlgate.report.md import code, interval, num, table
+from mlgate.untrusted import md_text
 
 
 def params_section(report: dict[str, Any]) -> str:
     """The params that changed, as written in params.yaml; a new estimator's params under each estimator."""
     changes, estimator = report["params"], report["estimator"]
     if not changes and not report["base"]["has_params"]:
-        return f"### Params changes\n\n`{report['base']['rev']}` has no params.yaml to compare with."
+        return f"### Params changes\n\n{code(report['base']['rev'])} has no params.yaml to compare with."
     if not changes and not estimator:
         return "### Params changes\n\nNo params changed."
     parts = ["### Params changes"]
@@ -42,7 +43,7 @@ def data_section(report: dict[str, Any]) -> str:
         for key, label in (("rows", "Rows"), ("train_rows", "Train rows"), ("test_rows", "Test rows"))
     ]
     for cls, (b, p) in (data.get("class_balance") or {}).items():
-        body.append([f"Class `{cls}` share", num(b), num(p)])
+        body.append([f"Class {code(cls)} share", num(b), num(p)])
     for stat, (b, p) in (data.get("target_stats") or {}).items():
         body.append([f"Target {stat}", num(b), num(p)])
     if not report["base"]["available"]:
@@ -54,7 +55,7 @@ def data_section(report: dict[str, Any]) -> str:
             + (f" Test {data['identity']}." if data.get("identity") else "")
         ]
     if data.get("rows_warning"):
-        notes.append(f"⚠️ {data['rows_warning'][0].upper()}{data['rows_warning'][1:]}.")
+        notes.append(f"⚠️ {md_text(data['rows_warning'][0].upper() + data['rows_warning'][1:])}.")
     notes += _moved_features(data.get("moved_features") or [])
     return "### Data changes\n\n" + table(["", "Base", "PR"], body, "lrr") + "\n\n" + "\n\n".join(notes)
 
@@ -62,7 +63,9 @@ def data_section(report: dict[str, Any]) -> str:
 def _moved_features(moved: list[dict[str, Any]]) -> list[str]:
     if not moved:
         return []
-    body = [[code(m["feature"]), f"{m['psi']:.3f}", f"{m['p_adjusted']:.2g}", m["why"]] for m in moved]
+    body = [
+        [code(m["feature"]), f"{m['psi']:.3f}", f"{m['p_adjusted']:.2g}", md_text(m["why"])] for m in moved
+    ]
     return [
         f"**{len(moved)} feature(s) of the PR's training data moved** from the base's (the monitor's tests, "
         "binned with the base's reference profile):",
@@ -78,7 +81,7 @@ def slices_section(report: dict[str, Any]) -> str | None:
         metric = display_name(result["metric"], report["average"])
         body = [_slice_cells(group, values) for group, values in result["groups"].items()]
         parts += [
-            f"**{column}** ({metric})",
+            f"**{md_text(column)}** ({metric})",
             "",
             table(["Group", "Rows", "Base", "PR", "PR CI"], body, "lrrrl"),
             "",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mlgate.untrusted import code_span
+
 ARROW = {True: "↑", False: "↓"}
 
 
@@ -13,7 +15,7 @@ def num(value: Any, signed: bool = False) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"`{json.dumps(value)}`" if not isinstance(value, str) else f"`{value}`"
+        return code_span(json.dumps(value) if not isinstance(value, str) else value)
     if isinstance(value, int):
         return f"{value:+d}" if signed else str(value)
     return f"{value:+.4f}" if signed else f"{value:.4f}"
@@ -38,9 +40,9 @@ def table(header: list[str], rows: list[list[str]], align: str = "") -> str:
     return "\n".join(lines)
 
 
-def code(text: str) -> str:
-    """Text in a code span."""
-    return f"`{text}`"
+def code(text: object) -> str:
+    """Text in a code span that nothing inside can break out of."""
+    return code_span(text)
 
 
 def p_text(value: float | None, samples: int) -> str:

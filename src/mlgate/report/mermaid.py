@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mlgate.untrusted import code_span
+
 BASE_COLOUR, PR_COLOUR, GUIDE_COLOUR = "#8c959f", "#0969da", "#d0d7de"
 LABEL_CHARS = 24
 
 
 def label(text: str, limit: int | None = LABEL_CHARS) -> str:
     """A quoted xychart label: no double quotes inside, long names shortened to `limit` characters."""
-    clean = " ".join(str(text).replace('"', "'").split())
+    clean = " ".join(str(text).replace('"', "'").replace("`", "'").split())
     if limit and len(clean) > limit:
         clean = clean[: limit - 1] + "…"
     return f'"{clean}"'
@@ -71,7 +73,7 @@ def key(base_rev: str, has_base: bool, has_pr: bool = True, extra: str = "", suf
     """The text key GitHub's missing legend needs; `suffix` qualifies the base and PR series."""
     parts = []
     if has_base:
-        parts.append(f"grey = base `{base_rev}`{suffix} (drawn first)")
+        parts.append(f"grey = base {code_span(base_rev)}{suffix} (drawn first)")
     if has_pr:
         parts.append(f"blue = this PR{suffix}")
     return "<sub>Key: " + ", ".join(parts) + (f", {extra}" if extra else "") + ".</sub>"

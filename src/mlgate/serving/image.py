@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 from mlgate.errors import ConfigError, ContainerError, MissingDependencyError
 from mlgate.project import Project
 from mlgate.serving.bento import image_name
-from mlgate.vcs import head
+from mlgate.serving.settings import SETTINGS_FILE, ServingSettings, load_settings
 
 BUILD_SECONDS = 1800
 PROBE_SECONDS = 20
@@ -71,9 +72,15 @@ def container_engine() -> str:
         probe = None
     if probe is None or probe.returncode != 0:
         raise MissingDependencyError(
-            f"no container engine is running: `docker info` cannot reach a Docker daemon; {ENGINE_HINT}"
+            f"no container engine is running: `docker info` cannot reach a Docker daemon"
+            f"{_where()}; {ENGINE_HINT}"
         )
     return docker
+
+
+def _where() -> str:
+    host = os.environ.get("DOCKER_HOST")
+    return f" at DOCKER_HOST={host}" if host else " at /var/run/docker.sock"
 
 
 def bento_folder(bento: str) -> Path:
@@ -84,9 +91,10 @@ def bento_folder(bento: str) -> Path:
 
         try:
             folder = Path(bentoml.get(bento).path)
-        except bentoml.exceptions.BentoMLException:
+        except (bentoml.exceptions.BentoMLException, ValueError):  # ValueError: not a tag, such as a path
             raise ConfigError(
-                f"no bento {bento!r} in BentoML's store: build one with `mlgate build`, or give its folder"
+                f"no bento {bento!r}: neither a bento's folder (with bento.yaml) nor a tag in BentoML's "
+                "store; build one with `mlgate build`"
             ) from None
     dockerfile = folder / DOCKERFILE
     if not dockerfile.is_file() or not dockerfile.read_text(encoding="utf-8").startswith(MLGATE_DOCKERFILE):
@@ -94,8 +102,19 @@ def bento_folder(bento: str) -> Path:
     return folder
 
 
+def _version(built: ServingSettings, asked: str | None) -> str | None:
+    """The version to tag: the one the bento was built as; another one would disagree with /metadata."""
+    if asked and asked != built.model_version:
+        shown = f"as version {built.model_version}" if built.model_version else "without a version"
+        raise ConfigError(
+            f"--model-version {asked}: the bento was built {shown}, which its service reports; "
+            f"build it as this version with `mlgate build --model-version {asked}`"
+        )
+    return built.model_version
+
+
 def containerize(project: Project, bento: str, version: str | None, options: BuildOptions) -> ImageBuild:
-    """Build the bento's image, tagged with the git commit (and the version when given); docker's own
+    """Build the bento's image, tagged with the commit and version it was built from; docker's own
     progress goes to stderr."""
     flags = options.arguments()
     folder = bento_folder(bento)
@@ -105,12 +124,11 @@ def containerize(project: Project, bento: str, version: str | None, options: Bui
             "cannot tell the image name: set serve.image in params.yaml, or GITHUB_REPOSITORY=owner/repo, "
             "or a git remote `origin` on GitHub"
         )
+    built = load_settings(folder / "src" / SETTINGS_FILE)
+    version = _version(built, version)
     docker = container_engine()
-    commit = head(project.root) or "unknown"
-    tags = [f"{image}:{commit[:12]}"] + ([f"{image}:{version}"] if version else [])
+    tags = [f"{image}:{built.git_commit[:12]}"] + ([f"{image}:{version}"] if version else [])
     args = [docker, "build", "--file", str(folder / DOCKERFILE), *flags]
-    if version:
-        args += ["--label", f"org.opencontainers.image.version={version}"]
     for tag in tags:
         args += ["--tag", tag]
     result = subprocess.run([*args, str(folder)], stdout=sys.stderr, timeout=BUILD_SECONDS)

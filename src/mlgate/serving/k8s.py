@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from mlgate.errors import RegistryError
+from mlgate.errors import ConfigError, RegistryError
 from mlgate.fsio import atomic_write_text
 from mlgate.project import Project
 from mlgate.serving import dockerfile
@@ -173,15 +173,27 @@ def manifests(project: Project, reference: str) -> tuple[dict[str, Any], dict[st
     }
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes a value used twice (the labels) out twice, not as an &anchor and *alias."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 def render(project: Project, reference: str, out: Path) -> Rendered:
     """Write the manifests of the version `reference` names into `out`, one file per object."""
     entry, documents = manifests(project, reference)
-    out.mkdir(parents=True, exist_ok=True)
     files = []
-    for name in FILES:
-        path = out / f"{name}.yaml"
-        atomic_write_text(path, yaml.safe_dump(documents[name], sort_keys=False))
-        files.append(str(path))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in FILES:
+            path = out / f"{name}.yaml"
+            atomic_write_text(path, yaml.dump(documents[name], Dumper=_Dumper, sort_keys=False))
+            files.append(str(path))
+    except OSError as exc:
+        raise ConfigError(
+            f"--out {project.shown(out)}: cannot write the manifests there: {exc.strerror}"
+        ) from None
     return Rendered(
         entry["version"], documents["deployment"]["metadata"]["annotations"]["mlgate.dev/image"], files
     )

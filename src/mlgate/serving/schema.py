@@ -204,8 +204,8 @@ class RecordSchema:
     def _refuse_null(self, index: int, name: str, expected: str) -> None:
         raise RequestError(
             f"{RECORDS_FIELD}[{index}].{name}: expected {expected}, got null; this model cannot take a "
-            "missing value here: train it with model.preprocessing.numeric_impute (median, mean or "
-            "most_frequent) or with an estimator that handles NaN to allow null"
+            "missing value here: train it with model.preprocessing.numeric_impute (median or mean) or "
+            "with an estimator that handles NaN to allow null"
         )
 
     def _check_numbers(self, records: list[dict[str, Any]], name: str) -> np.ndarray:

@@ -10,7 +10,7 @@ import pandas as pd
 from mlgate.compute import Engine
 from mlgate.datasets.expectations import check_expectations
 from mlgate.datasets.profile import data_summary, reference_profile, rows_hash
-from mlgate.datasets.schema import ROW_ID, FeatureSchema, infer_schema
+from mlgate.datasets.schema import ROW_ID, FeatureSchema, check_columns, infer_schema
 from mlgate.errors import DataValidationError
 from mlgate.fsio import output_set
 from mlgate.progress import step
@@ -38,6 +38,7 @@ def prepare(
     data = params["data"]
     with step(f"load {data['source']}"):
         frame = engine.load(data["source"], project.root)
+    check_columns([str(column) for column in frame.columns], data["source"])
     frame.columns = [str(column) for column in frame.columns]
     schema = infer_schema(frame, data, params["model"]["task"])
     check_expectations(frame, data["expectations"], schema)
