@@ -21,7 +21,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_section
 
-from mlgate.config import default_section, parse_yaml
+from mlgate.config import default_section
 from mlgate.fsio import dumps_json
 from mlgate.layout import LAYOUT
 from mlgate.metrics import METRICS_BY_TASK, Predictions, point_scores
@@ -29,6 +29,7 @@ from mlgate.plots import classification_plots
 from mlgate.report import sides
 from mlgate.report.build import assemble_report
 from mlgate.report.markdown import render_markdown
+from mlgate.yamldoc import parse_yaml
 
 ROWS = 100_000
 REPEATS = 3

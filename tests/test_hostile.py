@@ -19,9 +19,9 @@ from markdown_it import MarkdownIt
 
 from conftest import ROOT
 from mlgate.cli import main
-from mlgate.config import MAX_ALIASED, MAX_DEPTH
 from mlgate.report.md import table
 from mlgate.untrusted import code_span, console_text, md_text
+from mlgate.yamldoc import MAX_ALIASED, MAX_DEPTH
 
 HANG_GUARD_SECONDS = 20  # a hang guard, not a timing assert: the caps make a hang impossible
 HOSTILE = (

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from mlgate.config import parse_yaml
 from mlgate.metrics import Predictions
 from mlgate.report import compare
 from mlgate.report.build import tidy
 from mlgate.report.changes import data_changes, flatten, params_changes
 from mlgate.report.compare import PAIRED, UNPAIRED, Bootstrap, delta_tests, verdict
+from mlgate.yamldoc import parse_yaml
 
 POSITIVE_SHARE = 0.63  # class balance of the example (breast_cancer)
 

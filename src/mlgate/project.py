@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
-from mlgate.config import ColumnSource, YamlDocument, default_section, load_params, read_yaml
+from mlgate.config import ColumnSource, default_section, load_params
 from mlgate.errors import ConfigError
 from mlgate.fsio import atomic_write_text, shown
 from mlgate.layout import LAYOUT, Layout
+from mlgate.yamldoc import YamlDocument, read_yaml
 
 
 @dataclass(frozen=True)

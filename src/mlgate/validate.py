@@ -6,9 +6,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from mlgate.config import YamlDocument, dotted_get, read_yaml
 from mlgate.errors import ConfigError
 from mlgate.project import Project
+from mlgate.yamldoc import YamlDocument, dotted_get, read_yaml
 
 ABSENT = object()  # what dotted_get answers for a key params.yaml does not set
 

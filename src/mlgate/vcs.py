@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.config import dotted_get, parse_yaml
 from mlgate.errors import GitError, MissingDependencyError
+from mlgate.yamldoc import dotted_get, parse_yaml
 
 NETWORK_TIMEOUT = 60  # seconds for a command that asks a remote; local ones (a training) run unbounded
 Reader = Callable[[str], bytes | None]

@@ -115,8 +115,8 @@ def emit(args: argparse.Namespace, data: Any, text: Callable[[], None]) -> None:
 
 def field_value(data: Any, key: str) -> Any:
     """The value at a dotted key (`image.digest`, `tags.0`); a ConfigError naming the key when absent."""
-    from mlgate.config import dotted_get
     from mlgate.errors import ConfigError
+    from mlgate.yamldoc import dotted_get
 
     try:
         return dotted_get(data, key)

@@ -91,9 +91,7 @@ def _add_build(subparsers: Any) -> None:
     params_option(build)
 
 
-def add_parsers(subparsers: Any) -> None:
-    """The `build`, `containerize`, `serve` and `smoke` commands."""
-    _add_build(subparsers)
+def _add_containerize(subparsers: Any) -> None:
     containerize = add_command(
         subparsers,
         "containerize",
@@ -101,7 +99,8 @@ def add_parsers(subparsers: Any) -> None:
         "build the container image of a bento",
         "Build the container image of a bento with the Dockerfile `mlgate build` wrote into it (no\n"
         "compilers, a numeric non-root user, a health check on /readyz, OCI labels), named by\n"
-        "serve.image (default ghcr.io/<owner>/<repo>) and tagged with the git commit and the version.\n"
+        "serve.image (default ghcr.io/<owner>/<repo>), tagged with the commit and version it was built\n"
+        "as. "
         "Needs a running container engine (Docker); docker's progress goes to stderr.\n\n"
         "Examples:\n  mlgate containerize my-model:latest --model-version 3\n"
         "  mlgate containerize my-model:latest --network host --build-arg BASE_IMAGE=python:3.11-slim --json",
@@ -126,6 +125,12 @@ def add_parsers(subparsers: Any) -> None:
     containerize.add_argument("--platform", default=None, help="target platform, e.g. linux/amd64")
     output_options(containerize, "the image name and tags")
     params_option(containerize)
+
+
+def add_parsers(subparsers: Any) -> None:
+    """The `build`, `containerize`, `serve` and `smoke` commands."""
+    _add_build(subparsers)
+    _add_containerize(subparsers)
     serve = add_command(
         subparsers,
         "serve",

@@ -14,9 +14,10 @@ from typing import Any
 
 import yaml
 
-from mlgate.config import YamlDocument, load_schema, parse_yaml, read_yaml, validate_document
+from mlgate.config import load_schema, validate_document
 from mlgate.errors import ConfigError, RegistryError
 from mlgate.fsio import atomic_write_text, shown
+from mlgate.yamldoc import YamlDocument, parse_yaml, read_yaml
 
 SCHEMA = "registry.schema.json"
 FORMAT = 1

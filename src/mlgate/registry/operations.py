@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgate.config import read_yaml
 from mlgate.errors import ConfigError, RegistryError
 from mlgate.project import Project
 from mlgate.registry import lineage
 from mlgate.registry.document import Registry, load, locked, save
 from mlgate.registry.verify import consistency_problems
 from mlgate.vcs import git, git_or_none
+from mlgate.yamldoc import read_yaml
 
 
 @dataclass(frozen=True)

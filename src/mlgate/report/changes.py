@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlgate.config import FieldPath, YamlDocument
 from mlgate.untrusted import code_span
+from mlgate.yamldoc import FieldPath, YamlDocument
 
 ROWS_CHANGE_WARNING = 0.10  # warn when the PR's data lost or gained more than this share of rows
 ESTIMATOR, ESTIMATOR_PARAMS = ("model", "estimator"), ("model", "params")

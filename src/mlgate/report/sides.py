@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
-from mlgate.config import YamlDocument, parse_yaml
 from mlgate.layout import LAYOUT
 from mlgate.project import Project
 from mlgate.vcs import (
@@ -29,6 +28,7 @@ from mlgate.vcs import (
     tool,
     worktree,
 )
+from mlgate.yamldoc import YamlDocument, parse_yaml
 
 PLOTS = ("roc", "precision_recall", "roc_by_class", "precision_recall_by_class", "importance")
 

@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 
 from mlgate.compute import Engine
-from mlgate.config import Problem
 from mlgate.datasets.missing import as_model_input
 from mlgate.datasets.schema import FeatureSchema, read_prepared
 from mlgate.errors import ConfigError
@@ -17,6 +16,7 @@ from mlgate.fsio import output_set, sha256_file
 from mlgate.modelio import library_versions, save_model
 from mlgate.progress import step
 from mlgate.project import Project
+from mlgate.yamldoc import Problem
 
 
 def estimator_class(path: str) -> type:
