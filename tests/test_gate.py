@@ -9,7 +9,7 @@ import yaml
 
 from mlgate.config import load_params
 from mlgate.errors import ConfigError
-from mlgate.report.gate import allowed_drop, check_gates
+from mlgate.report.gate import VerdictRows, allowed_drop, check_gates
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,15 +36,18 @@ AUC_NOISE = row(
 LOSS_UP = row("log_loss", 0.10, 0.12, [0.01, 0.03], "worse")
 
 
-def verdict(gates: dict, rows: list[dict], slices: dict | None = None) -> dict:
-    return check_gates(gates, rows, slices or {}, "roc_auc", "main", 0.05)
+ENOUGH = VerdictRows(compared=100, paired=True, base_rows=100)
+
+
+def verdict(gates: dict, rows: list[dict], slices: dict | None = None, tested: VerdictRows = ENOUGH) -> dict:
+    return check_gates(gates, rows, slices or {}, "roc_auc", "main", 0.05, tested, list(slices or {}))
 
 
 @pytest.mark.parametrize(
     ("gates", "rows", "passed", "fragment"),
     [
-        ({}, [AUC_DROP], True, "no gates configured"),
-        ({"metrics": {"roc_auc": {"min": 0.95}}}, [AUC_DROP], True, "all 1 gate check(s) passed"),
+        ({}, [AUC_DROP], True, "all 1 gate check(s) passed"),
+        ({"metrics": {"roc_auc": {"min": 0.95}}}, [AUC_DROP], True, "all 2 gate check(s) passed"),
         (
             {"metrics": {"roc_auc": {"min": 0.98}}},
             [AUC_DROP],
@@ -86,7 +89,7 @@ def test_each_kind_of_metric_gate(gates: dict, rows: list[dict], passed: bool, f
 
 def test_a_drop_within_noise_says_why_it_passes() -> None:
     result = verdict({"metrics": {"roc_auc": {"max_drop": 0.01, "require_significant": True}}}, [AUC_NOISE])
-    assert result["checks"][0]["message"] == (
+    assert result["checks"][1]["message"] == (
         "roc_auc dropped 0.0200 (> max_drop 0.0100) but not significantly "
         "(CI of Δ [-0.0500, +0.0100]); passes"
     )
@@ -96,9 +99,9 @@ def test_without_a_baseline_only_absolute_gates_apply() -> None:
     first = row("roc_auc", None, 0.97)
     result = verdict({"metrics": {"roc_auc": {"min": 0.95, "max_drop": 0.0}}}, [first])
     assert result["passed"]
-    assert [c["status"] for c in result["checks"]] == ["pass", "skip"]
-    assert "no baseline on main" in result["checks"][1]["message"]
-    assert result["reason"] == "all 1 gate check(s) passed, 1 skipped"
+    assert [c["status"] for c in result["checks"]] == ["pass", "pass", "skip"]
+    assert "no baseline on main" in result["checks"][2]["message"]
+    assert result["reason"] == "all 2 gate check(s) passed, 1 skipped"
 
 
 def test_slice_gap_gate() -> None:
@@ -166,3 +169,27 @@ def test_the_example_gates_are_valid_and_defaults_filled() -> None:
         "require_significant": True,
     }
     assert params["gates"]["slice_gap"] is None
+
+
+@pytest.mark.parametrize(
+    ("tested", "minimum", "passed", "fragment"),
+    [
+        (VerdictRows(38, True, 75), None, True, "verdict on the 38 test rows this PR shares with main"),
+        (
+            VerdictRows(6, True, 75),
+            None,
+            False,
+            "only the 6 test rows this PR shares with main, fewer than the 38 it needs "
+            "(half the 75 test rows of main, and at least 30)",
+        ),
+        (VerdictRows(29, False, 0), None, False, "only the PR's 29 test rows, fewer than the 30 it needs"),
+        (VerdictRows(29, False, 40), 10, True, "at least 10"),
+        (VerdictRows(29, True, 40), 100, False, "(gates.min_test_rows)"),
+    ],
+)
+def test_a_verdict_needs_enough_compared_rows(
+    tested: VerdictRows, minimum: int | None, passed: bool, fragment: str
+) -> None:
+    gates = {"min_test_rows": minimum, "metrics": {"roc_auc": {"min": 0.5}}}
+    result = verdict(gates, [AUC_DROP], tested=tested)
+    assert result["passed"] is passed and fragment in result["checks"][0]["message"]

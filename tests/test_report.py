@@ -91,10 +91,25 @@ def branch_with(repo: Path, name: str, change: dict[str, Any]) -> None:
     commit_all(repo, f"{name}: change params")
 
 
-def gated(repo: Path, gates: dict[str, Any]) -> None:
+def gated(repo: Path, gates: dict[str, Any], base: str = "main") -> None:
+    """The same gates on `base`, whose policy judges the PR, and in the PR's workspace."""
     params = read_params(repo)
     params["gates"] = gates
     write_params(repo, params)
+    on_base(repo, {"gates": gates}, base)
+
+
+def on_base(repo: Path, sections: dict[str, Any], base: str = "main") -> None:
+    """Commit params.yaml sections on `base`, through a temporary worktree."""
+    tree = repo.parent / f"{repo.name}-{base}"
+    run("git", "worktree", "add", "-q", str(tree), base, cwd=repo)
+    try:
+        params = read_params(tree)
+        params.update(sections)
+        write_params(tree, params)
+        commit_all(tree, "policy")
+    finally:
+        run("git", "worktree", "remove", "--force", str(tree), cwd=repo)
 
 
 def sk_predictions(repo: Path) -> pd.DataFrame:
@@ -197,7 +212,7 @@ def test_gate_reads_a_json_report(showcase: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("gates", "code", "fragment"),
     [
-        ({}, 0, "no gates configured"),
+        ({}, 0, "all 1 gate check(s) passed"),
         ({"metrics": {"roc_auc": {"min": 0.999}}}, 1, "is below the minimum 0.9990"),
         ({"metrics": {"log_loss": {"max": 0.05}}}, 1, "is above the maximum 0.0500"),
         ({"metrics": {"log_loss": {"max_drop": 0.01}}}, 1, "log_loss dropped"),
@@ -219,6 +234,61 @@ def test_gate_exit_codes(
     assert cli.main(["-C", str(scratch), "gate", "--base", "main"]) == code
     captured = capsys.readouterr()
     assert fragment in " ".join((captured.out + captured.err).split())
+
+
+LOG_LOSS_GATE = {"metrics": {"log_loss": {"max_drop": 0.01}}}  # the showcase's PR breaks it
+
+
+@pytest.mark.parametrize(
+    ("pr_gates", "base_gates"),
+    [
+        ({}, LOG_LOSS_GATE),  # the PR drops the gate it fails
+        ({"metrics": {"log_loss": {"max_drop": 10.0}}}, LOG_LOSS_GATE),  # ...or loosens it
+        ({"policy_from": "head"}, LOG_LOSS_GATE),  # ...or asks for its own rules
+    ],
+    ids=["drops", "loosens", "policy-from-head"],
+)
+def test_a_pr_is_judged_by_the_base_s_rules(
+    scratch: Path, tmp_path: Path, pr_gates: dict[str, Any], base_gates: dict[str, Any]
+) -> None:
+    on_base(scratch, {"gates": base_gates})
+    params = read_params(scratch)
+    params["gates"] = pr_gates
+    write_params(scratch, params)
+    report = report_json(scratch, "main")
+    assert not report["gate"]["passed"] and "log_loss dropped" in report["gate"]["reason"]
+    assert report["policy"]["source"] == "base" and report["policy"]["pending"]
+    assert all(change["key"].startswith("gates") for change in report["policy"]["pending"])
+    markdown = report_md(scratch, "main", tmp_path / "policy.md")
+    assert "### Policy changes (apply after merge)" in markdown and "This verdict uses `main`'s" in markdown
+    assert mlgate("gate", "--base", "main", cwd=scratch).returncode == 1
+
+
+def test_a_base_that_sets_policy_from_head_lets_the_pr_judge_itself(scratch: Path, tmp_path: Path) -> None:
+    on_base(scratch, {"gates": {**LOG_LOSS_GATE, "policy_from": "head"}})
+    params = read_params(scratch)
+    params["gates"] = {"policy_from": "head"}
+    write_params(scratch, params)
+    report = report_json(scratch, "main")
+    assert report["gate"]["passed"] and report["policy"]["source"] == "head"
+    markdown = report_md(scratch, "main", tmp_path / "head.md")
+    assert (
+        "⚠️ main sets gates.policy\\_from: head, so pull requests are judged by their own policy" in (markdown)
+        or "⚠️ main sets gates.policy_from: head, so pull requests are judged by their own policy" in markdown
+    )
+
+
+def test_a_pr_that_shrinks_its_test_set_fails(scratch: Path) -> None:
+    params = read_params(scratch)
+    params["data"]["split"] = {**params["data"]["split"], "test_size": 0.02}
+    write_params(scratch, params)
+    repro(scratch)
+    report = report_json(scratch, "main")
+    check = report["gate"]["checks"][0]
+    assert check["gate"] == "min_test_rows" and check["status"] == "fail", check
+    assert "fewer than the 72 it needs (half the 143 test rows of main, and at least 30)" in check["message"]
+    assert [c["key"] for c in report["policy"]["pending"]] == ["data.split.test_size"]
+    assert mlgate("gate", "--base", "main", cwd=scratch).returncode == 1
 
 
 def test_bad_base_is_bad_input(showcase: Path) -> None:
@@ -249,7 +319,8 @@ def test_first_pr_reports_absolute_values(scratch: Path, tmp_path: Path) -> None
     run("git", "branch", "empty", commit, cwd=scratch)
     gated(scratch, {"metrics": {"roc_auc": {"min": 0.5, "max_drop": 0.0}}})
     markdown = report_md(scratch, "empty", tmp_path / "first.md")
-    assert "**✅ Gates passed**: all 1 gate check(s) passed, 1 skipped" in markdown
+    assert "**✅ Gates passed**: all 2 gate check(s) passed, 1 skipped" in markdown
+    assert "⚠️ empty has no params.yaml, so this first pull request is judged by its own policy." in markdown
     assert "No baseline on empty: absolute values only; only min/max gates apply." in markdown
     assert "### Metrics (no baseline on `empty`)" in markdown
     assert "| Metric | PR | 95% CI |" in markdown
@@ -365,14 +436,19 @@ def task_repo(root: Path, task: str, change: dict[str, Any]) -> Path:
     return repo
 
 
-def test_multiclass_with_a_new_split_is_unpaired(tmp_path: Path) -> None:
+def test_multiclass_with_a_new_split_is_compared_on_shared_rows_and_fails_for_too_few(tmp_path: Path) -> None:
+    """A new seed reshuffles the test set: only the rows both share are compared, and too few fail."""
     repo = task_repo(
         tmp_path,
         "multiclass",
         {"data": {**TASKS["multiclass"]["data"], "split": {"test_size": 0.3, "seed": 2}}},
     )
     report = report_json(repo, "main")
-    assert report["statistics"]["method"] == "unpaired" and report["data"]["test_hash_changed"]
+    stats = report["statistics"]
+    assert stats["method"] == "paired" and report["data"]["test_hash_changed"]
+    assert 0 < stats["shared_rows"] < 30 and not report["gate"]["passed"]
+    assert report["gate"]["checks"][0]["gate"] == "min_test_rows" and report["policy"]["source"] == "base"
+    assert [c["key"] for c in report["policy"]["pending"]] == ["data.split.seed"]
     frame = sk_predictions(repo)
     proba = frame[["proba_0", "proba_1", "proba_2"]].to_numpy()
     rows = by_metric(report)
@@ -384,7 +460,8 @@ def test_multiclass_with_a_new_split_is_unpaired(tmp_path: Path) -> None:
     )
     assert len(report["charts"]["confusion"]["labels"]) == 3
     markdown = report_md(repo, "main", tmp_path / "multiclass.md")
-    assert "unpaired percentile bootstrap" in markdown and "| `data.split.seed` | `1` | `2` |" in markdown
+    assert "paired percentile bootstrap" in markdown and "| `data.split.seed` | `1` | `2` |" in markdown
+    assert "### Policy changes (apply after merge)" in markdown and "**❌ Gates failed**" in markdown
     assert not FLOAT_NOISE.search(markdown)
     check_mermaid(tmp_path / "multiclass.md")
 

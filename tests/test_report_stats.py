@@ -199,12 +199,12 @@ def _outputs(row_ids: list[int]) -> Any:
     ("base_rows", "pr_rows", "method", "shared"),
     [
         (range(100), range(100), "paired", 100),  # the same test set
-        (range(100), range(40, 160), "paired", 60),  # 60 of the base's 100 rows: at least half, and 30
-        (range(100), range(60, 200), "unpaired", 40),  # 40: under half of the base's test rows
-        (range(40), range(20, 60), "unpaired", 20),  # half, but under 30 rows
+        (range(100), range(40, 160), "paired", 60),  # 60 of the base's 100 rows
+        (range(100), range(95, 195), "paired", 5),  # few shared rows: the gate's min_test_rows judges that
+        (range(40), range(40, 80), "unpaired", 0),  # none shared: new rows, each side on its own
     ],
 )
-def test_the_paired_rule_needs_half_the_base_rows_and_thirty(base_rows, pr_rows, method, shared) -> None:
+def test_shared_rows_are_compared_paired(base_rows, pr_rows, method, shared) -> None:
     from mlgate.report.compare import pairing
 
     paired = pairing(_outputs(list(base_rows)), _outputs(list(pr_rows)))

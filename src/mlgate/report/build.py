@@ -20,6 +20,7 @@ from mlgate.report.changes import (
 )
 from mlgate.report.charts import chart_data
 from mlgate.report.compare import (
+    PAIRED,
     DeltaTest,
     Pairing,
     averaging,
@@ -30,8 +31,9 @@ from mlgate.report.compare import (
     pairing,
     predictions_of,
 )
-from mlgate.report.gate import check_gates
+from mlgate.report.gate import VerdictRows, check_gates
 from mlgate.report.headline import headline
+from mlgate.report.policy import judging_policy
 
 MARKER = "<!-- mlgate-report -->"
 FORMAT = "mlgate-report/1"
@@ -55,6 +57,8 @@ def _statistics(
         "shared_rows": pair.shared,
         "base_rows": pair.base_rows,
         "pr_rows": pair.head_rows,
+        "compared_rows": pair.compared,
+        "pairing": pair.method,
         "subset": pair.subset,
     }
     base_predictions = predictions_of(base, pair.base, average)
@@ -138,20 +142,38 @@ def _mismatch(base: str | None, head: str | None) -> list[str] | None:
     return [base, head] if base and head and base != head else None
 
 
+def _gate(
+    params: dict[str, Any],
+    rows: list[dict[str, Any]],
+    head: sides.Outputs,
+    rev: str,
+    stats: dict[str, Any],
+    primary: str,
+) -> dict[str, Any]:
+    compared = stats["compared_rows"] or int((head.metrics or {}).get("n_test") or 0)
+    tested = VerdictRows(compared, stats["pairing"] == PAIRED, stats["base_rows"])
+    slices = (head.metrics or {}).get("slices") or {}
+    alpha, columns = 1 - stats["confidence"], params["evaluate"]["slices"]
+    return check_gates(params["gates"], rows, slices, primary, rev, alpha, tested, columns)
+
+
 def assemble_report(
     rev: str, base: sides.Outputs, head: sides.Outputs, params: dict[str, Any], drift: list[str]
 ) -> dict[str, Any]:
-    """Everything after the reads: statistics, gates, diffs and chart data, with no float noise."""
+    """Everything after the reads: statistics, gates, diffs and chart data, with no float noise.
+
+    `params` are the PR's; the verdict is computed under the base's policy (report/policy.py)."""
+    params_diff = params_changes(base.params_document, head.params_document) if base.params else None
+    changes = params_diff["changes"] if params_diff else []
+    policy = judging_policy(base.params_document, params, rev, changes)
+    params = policy.params
     primary, mismatch = primary_metric(params), _mismatch(averaging(base), averaging(head))
     average = averaging(base) or averaging(head)  # a PR's new averaging applies once it is merged
     stats, tests = _statistics(base, head, params, average)
     rows = metric_rows(
         base, head, tests, 1 - stats["confidence"], _rescored(head, average) if mismatch else None
     )
-    slices = (head.metrics or {}).get("slices") or {}
-    gate = check_gates(params["gates"], rows, slices, primary, rev, 1 - stats["confidence"])
-    params_diff = params_changes(base.params_document, head.params_document) if base.params else None
-    changes = params_diff["changes"] if params_diff else []
+    gate = _gate(params, rows, head, rev, stats, primary)
     data = data_changes(base.data, head.data)
     data["moved_features"] = _training_drift(base, head, params)
     gap_metric = (params["gates"]["slice_gap"] or {}).get("metric") or primary
@@ -174,7 +196,7 @@ def assemble_report(
         "metrics": rows,
         "params": changes,
         "estimator": params_diff["estimator"] if params_diff else None,
-        "gates_changed": any(c["key"].startswith("gates.") for c in changes),
+        "policy": policy.to_data(),
         "data": data,
         "slices": slice_changes(base.metrics, head.metrics, gap_metric),
         "charts": chart_data(base, head, average),

@@ -1,8 +1,9 @@
 """Base versus PR: which test rows are compared, each metric's Δ with its bootstrap CI and p-value, verdicts.
 
-One rule decides how (docs/report.md): when the two test sets share at least half of the base's test rows,
-and at least 30, both models are compared on the shared rows with one weight matrix (paired), so the noise
-of the shared rows cancels. Otherwise each side is resampled on its own test set (unpaired).
+One rule decides how (docs/report.md): when the two test sets share rows, both models are compared on the
+shared rows with one weight matrix (paired), so the noise of the shared rows cancels, and a PR gains nothing
+from rows it moved out of the base's test set. When they share none (new features, a new source), each side
+is resampled on its own test set (unpaired). The gate's min_test_rows then asks for enough compared rows.
 
 The verdict of each metric comes from its bootstrap p-value, adjusted with Holm's method over all the
 metrics the report compares, so that six metrics do not flag a change by chance more often than one would.
@@ -32,7 +33,6 @@ from mlgate.report.sides import Outputs
 PAIRED, UNPAIRED = "paired", "unpaired"
 NOT_METRICS = {"n_test", "slices", "average"}
 SUBSAMPLE_ROWS = 5_000  # above this many test rows, Δ's CI uses an m-out-of-n bootstrap (delta_tests)
-MIN_SHARED_ROWS, MIN_SHARED_SHARE = 30, 0.5  # the paired rule's thresholds
 
 
 @dataclass(frozen=True)
@@ -95,19 +95,24 @@ class Pairing:
     head_rows: int
 
     @property
+    def compared(self) -> int:
+        """How many test rows the verdict rests on: the shared ones when paired, else the PR's."""
+        return self.shared if self.method == PAIRED else self.head_rows
+
+    @property
     def subset(self) -> bool:
         """True when a paired comparison leaves out rows of either test set."""
         return self.method == PAIRED and (self.shared < self.base_rows or self.shared < self.head_rows)
 
 
 def pairing(base: Outputs, head: Outputs) -> Pairing:
-    """Paired on the shared rows when they are at least half the base's test rows and at least 30."""
+    """Paired on the rows both test sets share, when there are any and row ids are unique; else unpaired."""
     b, h = base.predictions, head.predictions
     if b is None or h is None:
         return Pairing(UNPAIRED, b, h, 0, 0 if b is None else len(b), 0 if h is None else len(h))
     unique = not (b["row_id"].duplicated().any() or h["row_id"].duplicated().any())
     shared = h[h["row_id"].isin(b["row_id"])] if unique else h.iloc[:0]
-    if len(shared) >= max(MIN_SHARED_ROWS, MIN_SHARED_SHARE * len(b)):
+    if len(shared):
         aligned = b.set_index("row_id").loc[shared["row_id"]].reset_index()
         return Pairing(PAIRED, aligned, shared.reset_index(drop=True), len(shared), len(b), len(h))
     return Pairing(UNPAIRED, b, h, len(shared), len(b), len(h))

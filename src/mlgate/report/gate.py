@@ -6,12 +6,24 @@ comment and a CI check cannot disagree.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 from mlgate.metrics import HIGHER_IS_BETTER
 from mlgate.report.compare import significantly_worse
 
 TOLERANCE = 1e-12  # ignore float noise when a value sits exactly on a threshold
+MIN_TEST_ROWS, MIN_TEST_SHARE = 30, 0.5  # min_test_rows when unset: half the base's test rows, and 30
+
+
+@dataclass(frozen=True)
+class VerdictRows:
+    """The rows a verdict rests on (`compared`), how they were chosen, and the base's test rows."""
+
+    compared: int
+    paired: bool
+    base_rows: int
 
 
 def _check(gate: str, status: str, message: str, threshold: Any = None, actual: Any = None) -> dict[str, Any]:
@@ -121,15 +133,39 @@ def _gap_check(
 
 
 def slice_gap_checks(
-    rule: dict[str, Any] | None, slices: dict[str, Any], primary: str, alpha: float
+    rule: dict[str, Any] | None, slices: dict[str, Any], primary: str, alpha: float, columns: list[str]
 ) -> list[dict[str, Any]]:
-    """The largest gap between judged groups of each slice column must stay under `max`."""
+    """The largest gap between judged groups of each slice column (`columns`: evaluate.slices) must stay
+    under `max`."""
     if not rule:
         return []
     metric = rule.get("metric") or primary
-    return [
-        _gap_check(c, rule, slices.get(c) or {}, metric, alpha) for c in rule.get("columns") or list(slices)
-    ]
+    return [_gap_check(c, rule, slices.get(c) or {}, metric, alpha) for c in rule.get("columns") or columns]
+
+
+def test_rows_check(minimum: int | None, rows: VerdictRows, base_rev: str) -> dict[str, Any]:
+    """Enough compared test rows for a verdict: a PR must not shrink or reshuffle its way past the gate."""
+    need = minimum or max(MIN_TEST_ROWS, math.ceil(MIN_TEST_SHARE * rows.base_rows))
+    why = (
+        "gates.min_test_rows"
+        if minimum
+        else f"half the {rows.base_rows} test rows of {base_rev}, and at least {MIN_TEST_ROWS}"
+        if rows.base_rows
+        else f"at least {MIN_TEST_ROWS}"
+    )
+    what = (
+        f"the {rows.compared} test rows this PR shares with {base_rev}"
+        if rows.paired
+        else f"the PR's {rows.compared} test rows"
+    )
+    if rows.compared >= need:
+        return _check("min_test_rows", "pass", f"verdict on {what} (at least {need})", need, rows.compared)
+    text = (
+        f"the verdict would rest on only {what}, fewer than the {need} it needs ({why}); a change to "
+        "data.split or to the data that shrinks or reshuffles the test set cannot be judged against "
+        f"{base_rev}"
+    )
+    return _check("min_test_rows", "fail", text, need, rows.compared)
 
 
 def check_gates(
@@ -139,17 +175,17 @@ def check_gates(
     primary: str,
     base_rev: str,
     alpha: float,
+    tested: VerdictRows,
+    slice_columns: list[str],
 ) -> dict[str, Any]:
     """Evaluate every gate; return the verdict, each check, the reason in one line, and what got worse."""
     by_name = {row["metric"]: row for row in rows}
-    checks = []
+    checks = [test_rows_check(gates.get("min_test_rows"), tested, base_rev)]
     for metric, rule in (gates.get("metrics") or {}).items():
         checks += metric_checks(metric, rule, by_name.get(metric), base_rev, alpha)
-    checks += slice_gap_checks(gates.get("slice_gap"), slices, primary, alpha)
+    checks += slice_gap_checks(gates.get("slice_gap"), slices, primary, alpha, slice_columns)
     failures = [c for c in checks if c["status"] == "fail"]
-    if not checks:
-        reason = "no gates configured"
-    elif failures:
+    if failures:
         reason = "; ".join(c["message"] for c in failures)
     else:
         passed = sum(c["status"] == "pass" for c in checks)

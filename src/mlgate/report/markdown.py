@@ -50,8 +50,8 @@ def headline(report: dict[str, Any]) -> str:
         f"- {_check_mark(c['status'])} {code(c['gate'])}: {md_text(c['message'])}"
         for c in report["gate"]["checks"]
     ]
-    if report["gates_changed"]:
-        checks.append("- ⚠️ this PR changes the `gates:` section of params.yaml; review those changes.")
+    if report["policy"]["source"] == "head":
+        checks.append(f"- ⚠️ {md_text(report['policy']['reason'])}.")
     lines += (["", *checks] if checks else []) + ["", _provenance(report)]
     return "\n".join(lines)
 
@@ -73,6 +73,29 @@ def _provenance(report: dict[str, Any]) -> str:
     if report["lock_note"]:
         text += f"\n\n⚠️ {md_text(report['lock_note'])}"
     return text
+
+
+def policy_section(report: dict[str, Any]) -> str | None:
+    """The PR's changes to the rules that judge pull requests: shown, and applied only once merged."""
+    policy = report["policy"]
+    if not policy["pending"]:
+        return None
+    rev = code(report["base"]["rev"])
+    lead = (
+        f"This PR changes the rules pull requests are judged by. This verdict uses {rev}'s; the changes "
+        "below apply once the PR is merged. Review them as you would a change to CI."
+        if policy["source"] == "base"
+        else "This PR changes the rules pull requests are judged by, and its own rules judged it."
+    )
+    body = [[code(c["key"]), _side(c, "base"), _side(c, "pr")] for c in policy["pending"]]
+    return "\n".join(
+        ["### Policy changes (apply after merge)", "", lead, "", table(["Param", "Base", "PR"], body)]
+    )
+
+
+def _side(change: dict[str, Any], side: str) -> str:
+    absent = {"base": "added", "pr": "removed"}[side]
+    return f"*({absent})*" if change["change"] == absent else code(change[side])
 
 
 def metrics_section(report: dict[str, Any]) -> str:
@@ -121,8 +144,8 @@ def _method_note(report: dict[str, Any]) -> str:
             why += f" ({sizes}; the Base and PR columns show each whole test set)"
     elif stats["method"] == "unpaired":
         why = (
-            f"the test sets share {stats['shared_rows']} of the base's {stats['base_rows']} rows, fewer than "
-            "half or fewer than 30, so each side was resampled on its own test set"
+            f"the test sets share none of the base's {stats['base_rows']} rows (the PR's model cannot be "
+            "scored on them: new features or a new source), so each side was resampled on its own test set"
         )
     else:
         return "<sub>No CI of Δ: a side has no predictions file, or evaluate.bootstrap.samples is 0.</sub>"
@@ -176,6 +199,7 @@ def render_markdown(report: dict[str, Any], budget: int = BUDGET) -> str:
     """The whole markdown; over `budget` characters, slices and the JSON go first, then the plots."""
     sections = {
         "headline": headline(report),
+        "policy": policy_section(report),
         "metrics": metrics_section(report),
         "params": params_section(report),
         "data": data_section(report),

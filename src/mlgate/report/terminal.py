@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mlgate.metrics import display_name
@@ -25,18 +26,24 @@ def _num(value: Any, signed: bool = False) -> str:
 def print_gate(console: Console, report: dict[str, Any]) -> None:
     """The gate verdict and each check, as `mlgate gate` prints it."""
     gate = report["gate"]
-    worse = gate.get("worse") or []
+    worse, reason = gate.get("worse") or [], escape(gate["reason"])
     if not gate["passed"]:
-        console.print(f"[red]❌ gates failed[/red]: {gate['reason']}", soft_wrap=True)
+        console.print(f"[red]❌ gates failed[/red]: {reason}", soft_wrap=True)
     elif worse:
-        line = f"⚠️ gates passed ({gate['reason']}), but significantly worse: {', '.join(worse)}"
+        line = f"⚠️ gates passed ({reason}), but significantly worse: {', '.join(worse)}"
         console.print(f"[yellow]{line}[/yellow]", soft_wrap=True)
     else:
-        console.print(f"[green]✅ gates passed[/green]: {gate['reason']}", soft_wrap=True)
+        console.print(f"[green]✅ gates passed[/green]: {reason}", soft_wrap=True)
     for check in gate["checks"]:
         console.print(
-            f"  {STATUS_STYLE[check['status']]}  {check['gate']}: {check['message']}", soft_wrap=True
+            f"  {STATUS_STYLE[check['status']]}  {check['gate']}: {escape(check['message'])}", soft_wrap=True
         )
+    policy = report.get("policy") or {}
+    if policy.get("source") == "head":
+        console.print(f"[yellow]⚠️ {escape(policy['reason'])}[/yellow]", soft_wrap=True)
+    if policy.get("pending"):
+        keys = escape(", ".join(change["key"] for change in policy["pending"]))
+        console.print(f"[dim]policy changes, applied once merged: {keys}[/dim]", soft_wrap=True)
 
 
 def _metrics_table(report: dict[str, Any]) -> Table:
