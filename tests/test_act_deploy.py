@@ -188,11 +188,15 @@ class DeployWorld:
         self.ports.add(port)
         return port
 
-    def deploy_call(self, commit: str, repo: Path, **extra: str | Path) -> Callable[[], ActRun]:
-        """The push event for `commit` on main, with `repo`'s HEAD there (act reads its sha)."""
+    def deploy_call(
+        self, commit: str, repo: Path, before: str | None = None, **extra: str | Path
+    ) -> Callable[[], ActRun]:
+        """The push event for `commit` on main (after `before`, when given), with `repo`'s HEAD there (act
+        reads its sha)."""
         run("git", "checkout", "-q", "--detach", commit, cwd=repo, env=self.env)
         event = {
             "ref": "refs/heads/main",
+            **({"before": before} if before else {}),
             "after": commit,
             "head_commit": {"id": commit},
             "repository": {"full_name": "acme/mlgate", "default_branch": "main"},
@@ -348,7 +352,9 @@ def test_push_to_main_builds_pushes_and_records_version_1(world: DeployWorld, fi
     # The digest recorded is the one the registry serves for the version's tag and the commit's.
     assert world.served_digest("1") == world.served_digest(first.commit[:12]) == call["digest"]
     assert entry["source"]["commit"] == first.commit and entry["bento"]["tag"].endswith(context.name)
-    assert entry["gate"]["verdict"] == "unknown"  # the first commit has no branch before it to gate against
+    # No branch before it and no version yet: the gate compares the commit with itself (absolute gates).
+    assert (entry["gate"]["verdict"], entry["gate"]["base"]) == ("passed", first.commit)
+    assert (entry["gate"]["policy_from"], entry["gate"]["override"]) == ("base", None)
     assert registry["aliases"] == {"staging": 1}
     events = [(e["action"], e.get("version"), e.get("to")) for e in registry["events"]]
     assert events == [("register", 1, None), ("promote", None, 1)]
@@ -560,3 +566,25 @@ def test_every_pinned_deploy_action_has_a_named_standin_or_adapter() -> None:
         assert yaml.safe_load(action.read_text())["name"].endswith(("stand-in", "adapter (real engine)")), (
             action
         )
+
+
+def test_a_failed_gate_stops_the_deploy_before_anything_is_built(
+    world: DeployWorld, promoted: list[ActRun]
+) -> None:
+    """The branch before the push asks roc_auc ≥ 0.999; the pushed commit (a README change) is judged by
+    that policy, fails, and nothing is built, pushed or recorded."""
+    clone = world.clone("gate")
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    params["gates"]["metrics"]["roc_auc"]["min"] = 0.999
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run("git", "commit", "-q", "-am", "Raise the bar", cwd=clone, env=world.env)
+    before = head(clone, world.env)
+    with (clone / "README.md").open("a") as readme:
+        readme.write("\nA docs change.\n")
+    run("git", "commit", "-q", "-am", "Docs (#9)", cwd=clone, env=world.env)
+    run("git", "push", "-q", "origin", "HEAD:refs/heads/gate-test", cwd=clone, env=world.env)  # fetchable
+    registry = world.origin("show", "main:registry.yaml")
+    result = world.deploy_call(head(clone, world.env), clone, before=before)()
+    assert result.returncode != 0 and f"the gate failed against {before}" in result.log, result.log[-6000:]
+    assert "is below the minimum 0.9990" in result.log
+    assert build_calls(result) == [] and world.origin("show", "main:registry.yaml") == registry

@@ -270,16 +270,63 @@ def test_adopter_repo_gets_the_same_behaviour(world: World, adopter_run: ActRun,
     assert f"matched https://github.com/acme/mlgate with ref {world.mlgate_sha}" in adopter_run.log
 
 
-def test_gate_failure_fails_the_job_and_still_comments(world: World, pr_params: dict) -> None:
-    params = json.loads(json.dumps(pr_params))
-    params["gates"] = {"metrics": {"roc_auc": {"min": 0.9999}}}
-    event = open_pr(world, world.adopter_repo, "acme/shop", "strict-gate", params, number=22)
+def stump(params: dict) -> dict:
+    """A model too weak for main's gate (roc_auc ≥ 0.95): one tree, one split."""
+    changed = json.loads(json.dumps(params))
+    changed["model"]["params"].update(n_estimators=1, max_depth=1)
+    return changed
+
+
+def loosened(params: dict) -> dict:
+    changed = stump(params)
+    changed["gates"]["metrics"]["roc_auc"]["min"] = 0.0
+    return changed
+
+
+def shrunk(params: dict) -> dict:
+    changed = json.loads(json.dumps(params))
+    changed["data"]["split"]["test_size"] = 0.02
+    return changed
+
+
+def own_policy(params: dict) -> dict:
+    changed = loosened(params)
+    changed["gates"]["policy_from"] = "head"
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("change", "number", "failed_check", "pending"),
+    [
+        (loosened, 22, "below the minimum 0.9500", ["gates.metrics.roc_auc.min"]),
+        (shrunk, 24, "the verdict would rest on only", ["data.split.test_size"]),
+        (own_policy, 25, "below the minimum 0.9500", ["gates.metrics.roc_auc.min", "gates.policy_from"]),
+    ],
+    ids=["loosens-gates", "shrinks-test-set", "policy-from-head"],
+)
+def test_a_pr_cannot_set_the_policy_that_judges_it(
+    world: World,
+    trained_template: Path,
+    change: Callable[[dict], dict],
+    number: int,
+    failed_check: str,
+    pending: list[str],
+) -> None:
+    """main's gates judge the PR; its changes to them are listed, apply after merge, and the job fails."""
+    params = change(read_params(trained_template))
+    event = open_pr(world, world.adopter_repo, "acme/shop", f"policy-{number}", params, number=number)
     result = world.act(world.adopter_repo, ".github/workflows/mlgate.yml", event)
-    assert result.returncode != 0 and "🏁  Job failed" in result.log
-    assert "mlgate gate failed" in result.log and "below the minimum" in result.log
+    assert result.returncode != 0 and "🏁  Job failed" in result.log, result.log[-6000:]
+    assert "mlgate gate failed" in result.log and failed_check in result.log
     assert "Failure - Main Gate" in result.log
     (call,) = result.cml_calls()
-    assert "❌" in (call / "report.md").read_text()
+    report = (call / "report.md").read_text()
+    assert "**❌ Gates failed**" in report
+    section = report.split("### Policy changes (apply after merge)", 1)[1].split("###", 1)[0]
+    assert "This verdict uses `main`'s" in section
+    assert [
+        row.split("|")[1].strip().strip("`") for row in section.splitlines() if row.startswith("| `")
+    ] == (pending)
 
 
 def test_fork_pr_skips_the_comment_and_stays_green(world: World, pr_params: dict) -> None:

@@ -102,3 +102,27 @@ def test_gate_exit_code_becomes_a_result(tmp_path: Path, code: int, result: str,
     assert run.returncode == code
     assert outputs(tmp_path) == {"result": result}
     assert annotation in run.stdout
+
+
+def test_tokens_reach_git_through_the_environment_never_its_command_line(tmp_path: Path) -> None:
+    """report.sh's fetch and retrain.sh's push go through git_with_token: the header is in GIT_CONFIG_*."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "git"
+    fake.write_text(
+        '#!/usr/bin/env bash\nprintf "%s\\n" "$*" >> "$RECORD.argv"\n'
+        'printf "%s\\n" "${GIT_CONFIG_KEY_0:-}=${GIT_CONFIG_VALUE_0:-}" >> "$RECORD.env"\n'
+    )
+    fake.chmod(0o755)
+    env = runner_env(
+        tmp_path, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", RECORD=str(tmp_path / "git")
+    )
+    script = f'source "{ACTIONS}/lib/common.sh"; git_with_token sekrit-token fetch origin main'
+    run = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "sekrit" not in (tmp_path / "git.argv").read_text()
+    assert "extraheader=AUTHORIZATION: basic " in (tmp_path / "git.env").read_text()
+    for path in ACTIONS.rglob("*.sh"):
+        text = path.read_text()
+        assert "extraheader" not in text or path.name == "common.sh", path
+        assert not any("git -c" in line and "http" in line for line in text.splitlines()), path

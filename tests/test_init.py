@@ -111,7 +111,8 @@ def test_workflows_pin_the_release_commit_and_call_the_reusable_workflows(
         job = next(iter(yaml.safe_load(text)["jobs"].values()))
         assert job["with"] == {**job["with"], "mlgate-repository": "mlgate/mlgate", "mlgate-ref": release_sha}
     deploy = yaml.safe_load((empty_repo / ".github/workflows/mlgate-deploy.yml").read_text())
-    assert deploy[True] == {"push": {"branches": ["main"]}} and deploy["concurrency"]["group"] == "deploy"
+    assert deploy[True]["push"] == {"branches": ["main"]} and deploy["concurrency"]["group"] == "deploy"
+    assert list(deploy[True]["workflow_dispatch"]["inputs"]) == ["gate-override"]
     params = (empty_repo / "params.yaml").read_text().splitlines()
     assert params[0] == (
         "# yaml-language-server: $schema=https://raw.githubusercontent.com/mlgate/mlgate/"
@@ -182,4 +183,23 @@ def test_deploys_run_on_origins_default_branch(tmp_path: Path) -> None:
     run("git", "checkout", "-q", "-b", "feature", cwd=clone)
     assert mlgate("init", "--mlgate-ref", "0" * 40, cwd=clone).returncode == 0
     deploy = yaml.safe_load((clone / ".github/workflows/mlgate-deploy.yml").read_text())
-    assert deploy[True] == {"push": {"branches": ["trunk"]}}
+    assert deploy[True]["push"] == {"branches": ["trunk"]}
+
+
+def test_init_suggests_codeowners_for_what_judges_a_change_and_never_overwrites_one(empty_repo: Path) -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    run("git", "remote", "add", "origin", "git@github.com:shopco/shop.git", cwd=empty_repo)
+    assert mlgate("init", "--mlgate-ref", sha, cwd=empty_repo).returncode == 0
+    owners = (empty_repo / ".github/CODEOWNERS").read_text()
+    rules = [line.split() for line in owners.splitlines() if line and not line.startswith("#")]
+    assert rules == [
+        [path, "@shopco"] for path in ("/params.yaml", "/dvc.yaml", "/registry.yaml", "/.github/")
+    ]
+    assert "Require review from Code Owners" in owners and "branch protection of main" in owners
+    other = empty_repo.parent / "other"
+    other.mkdir()
+    run("git", "init", "-q", "-b", "main", cwd=other)
+    (other / "CODEOWNERS").write_text("* @someone\n")
+    result = mlgate("init", "--mlgate-ref", sha, cwd=other)
+    assert result.returncode == 0 and not (other / ".github/CODEOWNERS").exists()
+    assert (other / "CODEOWNERS").read_text() == "* @someone\n"

@@ -141,7 +141,13 @@ def test_record_promote_rollback_keep_history(model_repo: Path) -> None:
     assert second["model"]["sha256"] == hashlib.sha256(b"model two").hexdigest()
     assert second["metrics"]["roc_auc"] == {"value": 0.9, "ci_low": 0.85, "ci_high": 0.95}
     assert second["lineage"]["outs"] == {"models/model.skops": hashlib.md5(b"model two").hexdigest()}
-    assert second["gate"] == {"verdict": "unknown", "report": None}
+    assert second["gate"] == {
+        "verdict": "unknown",
+        "report": None,
+        "base": None,
+        "policy_from": None,
+        "override": None,
+    }
     assert (
         registry.entry(1)["source"]["commit"]
         == run("git", "rev-parse", "HEAD", cwd=model_repo).stdout.strip()
@@ -206,10 +212,25 @@ def test_gate_verdict_and_actor_recorded(model_repo: Path, monkeypatch: pytest.M
     (model_repo / "reports/gate.json").write_text(json.dumps({"passed": False}))
     monkeypatch.setenv("GITHUB_ACTOR", "octocat")
     entry = api.registry_record(Project.at(), gate_report="reports/gate.json")
-    assert entry["gate"] == {"verdict": "failed", "report": "reports/gate.json"}
+    assert entry["gate"] == {
+        "verdict": "failed",
+        "report": "reports/gate.json",
+        "base": None,
+        "policy_from": None,
+        "override": None,
+    }
     assert entry["created_by"] == "octocat"
-    (model_repo / "reports/report.json").write_text(json.dumps({"gate": {"passed": True, "checks": []}}))
-    assert api.registry_record(Project.at(), gate_report="reports/report.json")["gate"]["verdict"] == "passed"
+    report = {"gate": {"passed": False}, "base": {"sha": "a" * 40}, "policy": {"source": "base"}}
+    (model_repo / "reports/report.json").write_text(json.dumps(report))
+    gate = api.registry_record(Project.at(), gate_report="reports/report.json", gate_override="hotfix #12")[
+        "gate"
+    ]
+    assert (gate["verdict"], gate["base"], gate["policy_from"], gate["override"]) == (
+        "failed",
+        "a" * 40,
+        "base",
+        "hotfix #12",
+    )
     (model_repo / "reports/gate.json").write_text(json.dumps({"score": 1}))
     with pytest.raises(RegistryError, match="no verdict found"):
         api.registry_record(Project.at(), gate_report="reports/gate.json")

@@ -155,3 +155,23 @@ def test_retrain_refuses_bad_input(csv_repo: Path, tmp_path: Path, change: str, 
     assert result.returncode == 2
     assert message in result.stderr
     assert _git(csv_repo, "branch", "--show-current") == "main"
+
+
+@pytest.mark.slow
+def test_retrain_takes_a_glob_and_a_jsonl_batch_as_the_monitor_does(csv_repo: Path, tmp_path: Path) -> None:
+    """`monitor.retrain: auto` hands retrain what the monitor read: here two CSVs by glob, then JSONL."""
+    batch = _batch(csv_repo, 20)
+    (tmp_path / "prod").mkdir()
+    batch.iloc[:10].to_csv(tmp_path / "prod" / "a.csv", index=False)
+    batch.iloc[10:].to_csv(tmp_path / "prod" / "b.csv", index=False)
+    result = mlgate("retrain", "--data", f"{tmp_path}/prod/*.csv", "--branch", "retrain/glob", cwd=csv_repo)
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_csv(csv_repo / RAW)) == 589
+    run("git", "switch", "-q", "main", cwd=csv_repo)
+    run(BIN / "dvc", "checkout", "-q", cwd=csv_repo)
+    batch.to_json(tmp_path / "log.jsonl", orient="records", lines=True)
+    result = mlgate("retrain", "--data", tmp_path / "log.jsonl", "--branch", "retrain/jsonl", cwd=csv_repo)
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_csv(csv_repo / RAW)) == 589
+    result = mlgate("retrain", "--data", f"{tmp_path}/none/*.csv", cwd=csv_repo)
+    assert result.returncode == 2 and "--data " in result.stderr and "no file matches" in result.stderr

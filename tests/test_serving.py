@@ -214,6 +214,10 @@ def _bad_requests(record: dict[str, Any]) -> dict[str, tuple[bytes, str]]:
         "no records": (b"{}", "records"),
         "not an object": (body([1]), "Input should be an object records.0"),
         "not an array": (json.dumps({"records": record}).encode(), "Input should be a valid array records"),
+        "unknown top-level field": (
+            json.dumps({"records": [record], "extra": 1}).encode(),
+            "Extra inputs are not permitted extra",
+        ),
     }
 
 
@@ -230,6 +234,7 @@ def _bad_requests(record: dict[str, Any]) -> dict[str, tuple[bytes, str]]:
         "no records",
         "not an object",
         "not an array",
+        "unknown top-level field",
     ],
 )
 def test_bad_requests_get_400_naming_the_field(
@@ -242,6 +247,30 @@ def test_bad_requests_get_400_naming_the_field(
         detail["msg"] + " " + ".".join(map(str, detail["loc"])) for detail in answer["detail"]
     )
     assert expected in messages
+
+
+def _answer_to(port: int, headers: bytes, chunks: list[bytes]) -> bytes:
+    """The status line a raw HTTP request gets; the server may answer before the whole body is sent."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + headers)
+        try:
+            for chunk in chunks:
+                conn.sendall(chunk)
+        except OSError:
+            pass
+        return conn.recv(4096).split(b"\r\n", 1)[0]
+
+
+def test_an_oversized_body_gets_413_before_it_is_read(server: int) -> None:
+    """serve.max_body_mb (default 10): by Content-Length, and when the body streams in without one."""
+    declared = b"Content-Length: %d\r\n\r\n" % (11 << 20)
+    assert _answer_to(server, declared, [b'{"records": [']) == b"HTTP/1.1 413 Request Entity Too Large"
+    part = b" " * (1 << 20)
+    chunked = [b"%x\r\n%s\r\n" % (len(part), part)] * 12 + [b"0\r\n\r\n"]
+    answer = _answer_to(server, b"Transfer-Encoding: chunked\r\n\r\n", chunked)
+    assert answer == b"HTTP/1.1 413 Request Entity Too Large"
+    status, _ = call(server, "/predict", raw=b'{"records": []}' + b" " * (9 << 20))  # under the limit: read
+    assert status == 400
 
 
 def test_unknown_category_gets_400() -> None:

@@ -17,14 +17,32 @@ else
   dvc repro
 fi
 
-# The gate again, on the merged commit against the branch before it, so that the version records its verdict.
-gate_report=""
-if git rev-parse -q --verify HEAD^1 > /dev/null; then
-  gate_report="$RUNNER_TEMP/mlgate-gate.json"
-  if ! mlgate report --base HEAD^1 --format json --no-reproduce > "$gate_report"; then
-    echo "::warning title=mlgate deploy::the gate could not be computed against HEAD^1; the version's gate stays unknown"
-    gate_report=""
+# The gate, recomputed here under the base's policy: this verdict is the one that counts (a pull request's
+# own job runs the code it brings). It compares with the branch as it was before the push; a failure, or a
+# gate that cannot be computed, stops the deploy before anything is built. Only a deploy dispatched with
+# an explicit gate-override goes on, and the registry records the override.
+refuse() {
+  if [ -n "${MLGATE_INPUT_GATE_OVERRIDE:-}" ]; then
+    echo "::warning title=mlgate deploy::$1; deploying anyway, as gate-override asks: $MLGATE_INPUT_GATE_OVERRIDE"
+    return 0
   fi
+  echo "::error title=mlgate deploy::$1; nothing was built or published (a deploy dispatched with gate-override can go on)"
+  exit 1
+}
+base="${MLGATE_INPUT_GATE_BASE:-}"
+if [[ "$base" =~ ^0*$ ]] || ! git cat-file -e "$base^{commit}" 2> /dev/null; then
+  # A new branch, a dispatch, or a base this clone lacks: the last recorded version's commit, else this
+  # commit itself (a first deploy, where only the absolute gates can judge).
+  fields mlgate registry show latest --field source.commit 2> /dev/null || FIELDS=("")
+  base="${FIELDS[0]:-}"
+  if [ -z "$base" ] || ! git cat-file -e "$base^{commit}" 2> /dev/null; then base="$(git rev-parse HEAD)"; fi
+fi
+gate_report="$RUNNER_TEMP/mlgate-gate.json"
+echo "gate: comparing with $base under its policy"
+if ! mlgate report --base "$base" --format json > "$gate_report"; then
+  refuse "the gate could not be computed against $base"
+elif ! mlgate gate --report "$gate_report"; then
+  refuse "the gate failed against $base"
 fi
 
 version="$(mlgate registry next-version)"

@@ -26,6 +26,7 @@ apply_change() {
   local pr=() gate=()
   if [ -n "$MLGATE_PR" ]; then pr=(--pr "$MLGATE_PR"); fi
   if [ -n "${MLGATE_GATE_REPORT:-}" ]; then gate=(--gate-report "$MLGATE_GATE_REPORT"); fi
+  if [ -n "${MLGATE_GATE_OVERRIDE:-}" ]; then gate+=(--gate-override "$MLGATE_GATE_OVERRIDE"); fi
   mlgate registry record --version "$version" "${pr[@]}" "${gate[@]}" --image "$MLGATE_IMAGE" --digest "$MLGATE_DIGEST" \
     --bento-tag "$MLGATE_BENTO_TAG" --image-tag "$version" --image-tag "$MLGATE_SHA_TAG" --reason "merged to $MLGATE_BRANCH"
   mlgate registry promote "$version" --to "$MLGATE_ALIAS" --reason "deployed from $MLGATE_BRANCH"

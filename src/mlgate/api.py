@@ -62,12 +62,13 @@ def registry_record(
     gate_report: Path | None = None,
     reason: str | None = None,
     tag: bool | None = None,
+    gate_override: str | None = None,
 ) -> dict[str, Any]:
     """Register the workspace's model as a new version; return its registry entry."""
     from mlgate.registry.operations import RecordRequest, record
 
     request = RecordRequest(
-        version, pr, run_url, bento_tag, image, digest, image_tags, gate_report, reason, tag
+        version, pr, run_url, bento_tag, image, digest, image_tags, gate_report, reason, tag, gate_override
     )
     return record(project, request)
 

@@ -14,11 +14,12 @@ from mlgate.layout import LAYOUT
 from mlgate.project import Project
 from mlgate.registry.document import Registry, dumps, lock_path
 from mlgate.registry.lineage import default_model_name
-from mlgate.vcs import default_branch, dvc, remote_tag_commit, toplevel
+from mlgate.vcs import default_branch, dvc, origin_slug, remote_tag_commit, toplevel
 
 # Where mlgate's reusable workflows live; `--mlgate-repository` points a fork or a mirror elsewhere.
 MLGATE_REPOSITORY = "mlgate/mlgate"
 WORKFLOWS = ("mlgate.yml", "mlgate-deploy.yml", "mlgate-promote.yml")
+CODEOWNERS_PLACES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")  # where GitHub looks, in order
 GITIGNORE_HEADER = (
     "# mlgate: pipeline outputs live in DVC; the registry lock and the workflow's mlgate checkout are local"
 )
@@ -89,14 +90,19 @@ def _files(project: Project, repository: str, ref: str | None) -> dict[str, str 
         "SCHEMA_URL": schema,
         "BRANCH": default_branch(project.root),
     }
+    registry = default_section("registry")["path"]
     files: dict[str, str | None] = {
         LAYOUT.params.as_posix(): _fill(_template("params.yaml"), values),
         LAYOUT.dvc_yaml.as_posix(): _template("dvc.yaml"),
-        default_section("registry")["path"]: dumps(Registry(model=default_model_name(project))),
+        registry: dumps(Registry(model=default_model_name(project))),
         LAYOUT.version.as_posix(): __version__ + "\n",
     }
     for name in WORKFLOWS:
         files[f".github/workflows/{name}"] = _fill(_template(f"workflows/{name}"), values) if ref else None
+    if not any((project.root / place).exists() for place in CODEOWNERS_PLACES):  # GitHub reads the first
+        slug = origin_slug(project.root)
+        owners = {"OWNER": f"@{slug.split('/')[0]}" if slug else "@OWNER", "REGISTRY": registry}
+        files[CODEOWNERS_PLACES[0]] = _fill(_template("CODEOWNERS"), {**values, **owners})
     return files
 
 

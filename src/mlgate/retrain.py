@@ -18,6 +18,7 @@ from mlgate.datasets.sources import load_source, load_table
 from mlgate.errors import ConfigError, DataValidationError, GitError
 from mlgate.fsio import atomic_write
 from mlgate.layout import LAYOUT
+from mlgate.monitor.inputs import read_frame
 from mlgate.project import Project
 from mlgate.validate import validate_project
 from mlgate.vcs import dvc, git, git_or_none
@@ -109,10 +110,11 @@ def _commit(project: Project, files: list[str], message: str) -> str:
 
 
 def read_batch(project: Project, data: str) -> pd.DataFrame:
-    """A labelled batch: a CSV or Parquet file (relative to the root), or `python:<module>:<function>`."""
+    """A labelled batch: what `mlgate monitor --current` takes (a CSV, Parquet or JSONL file, or a glob of
+    them, relative to the root, read by the monitor's reader), or `python:<module>:<function>`."""
     if data.startswith("python:"):
         return load_source(data, project.root)
-    return load_table(project.resolve(data), "--data", shown=data)
+    return read_frame(data, project.root, "--data")
 
 
 def retrain(project: Project, data: str, replace: bool = False, branch: str | None = None) -> RetrainResult:

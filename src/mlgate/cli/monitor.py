@@ -117,8 +117,8 @@ def add_parsers(subparsers: Any) -> None:
     retrain.add_argument(
         "--data",
         required=True,
-        help="the labelled batch with the data file's columns: a CSV or Parquet file, or "
-        "python:<module>:<function>",
+        help="the labelled batch with the data file's columns: what monitor --current takes (a CSV, "
+        "Parquet or JSONL file, or a glob of them), or python:<module>:<function>",
     )
     retrain.add_argument("--replace", action="store_true", help="replace the data instead of appending to it")
     retrain.add_argument(

@@ -66,6 +66,7 @@ def run_record(args: argparse.Namespace) -> int:
         gate_report=project.resolve(args.gate_report) if args.gate_report else None,
         reason=args.reason,
         tag=args.tag,
+        gate_override=args.gate_override,
     )
     sha = entry["model"]["sha256"][:12]
     emit(args, entry, lambda: print(f"recorded version {entry['version']} (model sha256 {sha})"))
@@ -158,6 +159,12 @@ def _add_record(commands: Any) -> None:
     option("--digest", default=None, help="the image digest, sha256:<hex>")
     option("--image-tag", action="append", default=[], help="a tag the image was pushed with (repeatable)")
     option("--gate-report", default=None, help="a gate JSON report to read the verdict from")
+    option(
+        "--gate-override",
+        default=None,
+        metavar="REASON",
+        help="record that a failed gate was overridden, and why (a deploy dispatched with gate-override)",
+    )
     option("--reason", default=None, help="why, for the events history")
     option(
         "--tag",
@@ -218,7 +225,7 @@ def _add_reads(commands: Any) -> None:
         "Examples:\n  mlgate registry show 3\n  mlgate registry show production --json\n"
         "  mlgate registry show production --field image.name --field image.digest",
     )
-    show.add_argument("version", help="a version number or an alias such as production")
+    show.add_argument("version", help="a version number, an alias such as production, or latest")
     _command(
         commands,
         "path",

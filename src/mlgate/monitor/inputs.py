@@ -23,11 +23,11 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "js
 SAMPLE_BYTES = 1 << 16
 
 
-def resolve_inputs(pattern: str, root: Path) -> list[Path]:
+def resolve_inputs(pattern: str, root: Path, option: str = "--current") -> list[Path]:
     """The files a path or glob (relative to `root`) names, sorted; each must be CSV, Parquet or JSONL."""
     names = sorted(glob.glob(pattern, root_dir=root)) if glob.has_magic(pattern) else [pattern]
     if not names:
-        raise DataValidationError(f"--current {pattern}: no file matches")
+        raise DataValidationError(f"{option} {pattern}: no file matches")
     for name in names:
         if Path(name).suffix.lower() not in FORMATS:
             raise DataValidationError(f"{name}: expected a .csv, .parquet or .jsonl file")
@@ -170,3 +170,16 @@ def _rows_table(rows: list[dict[str, Any]], columns: list[str]) -> pa.Table:
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             arrays[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
     return pa.table(arrays)
+
+
+def read_frame(pattern: str, root: Path, option: str, chunk_rows: int = 65_536) -> Any:
+    """Every row of the files `pattern` names, read as the monitor reads them, as one pandas DataFrame
+    (the columns of the first file; the retraining batch, which is labelled data of modest size)."""
+    import pandas as pd
+
+    paths = resolve_inputs(pattern, root, option)
+    columns = column_names(paths[0])
+    frames = [
+        chunk.to_pandas() for path in paths for chunk in iter_chunks(path, columns, chunk_rows, ColumnTypes())
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

@@ -45,11 +45,14 @@ class Registry:
         raise RegistryError(f"version {version} is not in the registry (versions: {known})")
 
     def resolve(self, reference: str) -> dict[str, Any]:
-        """Return the entry a version number or an alias (`production`) names."""
+        """Return the entry a version number, an alias (`production`) or `latest` (the newest version,
+        unless an alias is named so) names."""
         if reference.isdigit():
             return self.entry(int(reference))
         if reference in self.aliases:
             return self.entry(self.aliases[reference])
+        if reference == "latest" and self.versions:
+            return max(self.versions, key=lambda entry: int(entry["version"]))
         known = ", ".join(self.aliases) or "none yet"
         raise RegistryError(f"no version or alias {reference!r} in the registry (aliases: {known})")
 

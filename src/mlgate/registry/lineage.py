@@ -114,17 +114,18 @@ def metrics(project: Project) -> dict[str, Any]:
     return picked
 
 
-def gate_verdict(project: Project, report_path: Path | None) -> dict[str, Any]:
-    """The gate's verdict from a JSON report (`passed: bool`, or `verdict`/`status`), else unknown.
+def gate_verdict(project: Project, report_path: Path | None, override: str | None = None) -> dict[str, Any]:
+    """The gate's verdict from a JSON report (`passed: bool`, or `verdict`/`status`), else unknown; with
+    the base it compared with and whose policy judged, from a full `mlgate report` JSON.
 
     A full `mlgate report` JSON holds the gate under `gate`; a gate-only JSON holds it at the top.
     """
+    unknown = {"verdict": "unknown", "report": None, "base": None, "policy_from": None, "override": override}
     if report_path is None:
-        return {"verdict": "unknown", "report": None}
+        return unknown
     shown = project.shown(report_path)
-    report = _read_json(project.resolve(report_path), shown, "gate report")
-    if isinstance(report.get("gate"), dict):
-        report = report["gate"]
+    full = _read_json(project.resolve(report_path), shown, "gate report")
+    report = full["gate"] if isinstance(full.get("gate"), dict) else full
     verdict: Any = report.get("passed")
     if isinstance(verdict, bool):
         verdict = "passed" if verdict else "failed"
@@ -134,7 +135,14 @@ def gate_verdict(project: Project, report_path: Path | None) -> dict[str, Any]:
         raise RegistryError(
             f"{shown}: no verdict found; expected `passed: true|false` or `verdict: passed|failed`"
         )
-    return {"verdict": verdict, "report": project.relative(report_path)}
+    base, policy = full.get("base") or {}, full.get("policy") or {}
+    return {
+        **unknown,
+        "verdict": verdict,
+        "report": project.relative(report_path),
+        "base": base.get("sha") if isinstance(base, dict) else None,
+        "policy_from": policy.get("source") if isinstance(policy, dict) else None,
+    }
 
 
 def default_model_name(project: Project) -> str:

@@ -119,6 +119,7 @@ class RecordRequest:
     gate_report: Path | None = None
     reason: str | None = None
     tag: bool | None = None
+    gate_override: str | None = None
 
 
 def _new_entry(project: Project, params: dict[str, Any], request: RecordRequest) -> dict[str, Any]:
@@ -131,7 +132,7 @@ def _new_entry(project: Project, params: dict[str, Any], request: RecordRequest)
         "model": lineage.model_files(project),
         "params": params,
         "metrics": lineage.metrics(project),
-        "gate": lineage.gate_verdict(project, request.gate_report),
+        "gate": lineage.gate_verdict(project, request.gate_report, request.gate_override),
         "bento": {"tag": request.bento_tag},
         "image": {"name": request.image, "digest": request.digest, "tags": list(request.image_tags)},
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import bentoml
-from pydantic import GetCoreSchemaHandler, GetPydanticSchema, WithJsonSchema
+from pydantic import ConfigDict, GetCoreSchemaHandler, GetPydanticSchema, WithJsonSchema
 from pydantic_core import PydanticCustomError, core_schema, to_json
 from starlette.responses import Response
 
@@ -58,23 +58,83 @@ Records = Annotated[
 TRACING = {} if SETTINGS.trace_predictions else {"excluded_urls": ["/predict"]}
 
 
-class JsonOnly:
-    """ASGI middleware: answer 415 to a non-JSON body on the API routes before BentoML tries to parse it."""
+class RequestGuard:
+    """ASGI middleware on the API routes, before BentoML reads a body: 415 for a body that is not JSON,
+    413 for one over serve.max_body_mb (by its Content-Length, or as it streams in without one)."""
 
-    def __init__(self, app: Any, paths: tuple[str, ...]) -> None:
+    def __init__(self, app: Any, paths: tuple[str, ...], max_bytes: int) -> None:
         self.app = app
         self.paths = paths
+        self.max_bytes = max_bytes
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] in self.paths:
-            content_type = dict(scope["headers"]).get(b"content-type", b"application/json")
-            if content_type.split(b";")[0].strip().lower() != b"application/json":
-                from starlette.responses import JSONResponse
-
-                answer = JSONResponse({"error": "send the request body as application/json"}, status_code=415)
-                await answer(scope, receive, send)
+        if scope["type"] != "http" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"application/json")
+        if content_type.split(b";")[0].strip().lower() != b"application/json":
+            await _refuse(scope, receive, send, 415, "send the request body as application/json")
+            return
+        length = headers.get(b"content-length", b"").strip()
+        if length and (not length.isdigit() or int(length) > self.max_bytes):
+            await _refuse(scope, receive, send, 413, self._too_large())
+            return
+        if not length:
+            body = await _read_body(receive, self.max_bytes)
+            if body is None:
+                await _refuse(scope, receive, send, 413, self._too_large())
                 return
+            receive = _replay(body)
         await self.app(scope, receive, send)
+
+    def _too_large(self) -> str:
+        megabytes = self.max_bytes // MEGABYTE
+        return f"the request body is over {megabytes} MB (serve.max_body_mb); send fewer records"
+
+
+MEGABYTE = 1 << 20
+
+
+async def _refuse(scope: dict[str, Any], receive: Any, send: Any, status: int, message: str) -> None:
+    from starlette.responses import JSONResponse
+
+    await JSONResponse({"error": message}, status_code=status)(scope, receive, send)
+
+
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    """A streamed body, or None once it grows past `limit` bytes."""
+    parts, size, more = [], 0, True
+    while more:
+        message = await receive()
+        part = message.get("body", b"")
+        size += len(part)
+        if size > limit:
+            return None
+        parts.append(part)
+        more = message.get("more_body", False) and message["type"] == "http.request"
+    return b"".join(parts)
+
+
+def _replay(body: bytes) -> Any:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+class PredictRequest(bentoml.IODescriptor):
+    """The /predict body: `records` and nothing else; an unknown field is a 400, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: Records
 
 
 @bentoml.service(
@@ -91,7 +151,7 @@ class Service:
         )
         settle_garbage_collector()
 
-    @bentoml.api(route="/predict")
+    @bentoml.api(route="/predict", input_spec=PredictRequest)
     async def predict(self, records: Records) -> list[dict[str, Any]]:
         """Score a batch of records; each answer has a prediction id, the prediction and probabilities."""
         rows = await self.batcher.submit(records)
@@ -105,4 +165,6 @@ class Service:
         return self.predictor.metadata()
 
 
-Service.add_asgi_middleware(JsonOnly, paths=("/predict", "/metadata"))  # type: ignore[attr-defined]
+Service.add_asgi_middleware(  # type: ignore[attr-defined]
+    RequestGuard, paths=("/predict", "/metadata"), max_bytes=SETTINGS.max_body_mb * MEGABYTE
+)

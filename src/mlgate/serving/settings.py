@@ -37,6 +37,7 @@ class ServingSettings:
     batch_window_ms: int = 0
     workers: int = 1
     timeout: int = 60
+    max_body_mb: int = 10
     log_predictions: str | None = None
     log_inputs: bool = False
     trace_predictions: bool = False
@@ -57,6 +58,7 @@ class ServingSettings:
             batch_window_ms=batching["window_ms"],
             workers=serve["workers"],
             timeout=serve["timeout"],
+            max_body_mb=serve["max_body_mb"],
             log_predictions=serve["log_predictions"],
             log_inputs=serve["log_inputs"],
             trace_predictions=serve["trace_predictions"],
