@@ -39,9 +39,9 @@ from offline_act import (  # noqa: F401 (ACT_FLAGS, ACT_TIMEOUT, PINNED_USES, ru
 pytestmark = pytest.mark.slow
 
 STANDIN_FOR = offline_act.PR_LOOP_STANDINS
-PR_LOOP_FILES = [ROOT / ".github" / "workflows" / name for name in ("mlgate-pr.yml", "pr.yml")] + [
-    ROOT / "actions" / name / "action.yml" for name in ("setup", "pipeline", "report", "gate")
-]
+PR_LOOP_FILES = [
+    ROOT / ".github" / "workflows" / name for name in ("mlgate-pr.yml", "mlgate-pr-oidc.yml", "pr.yml")
+] + [ROOT / "actions" / name / "action.yml" for name in ("pr", "setup", "pipeline", "report", "gate")]
 WATERMARK = "--watermark-title=mlgate report"
 MARKER = "<!-- mlgate-report -->"
 ADOPTER_CALLER = """\
@@ -57,7 +57,6 @@ jobs:
     permissions:
       contents: read
       pull-requests: write
-      id-token: write
     uses: acme/mlgate/.github/workflows/mlgate-pr.yml@{sha} # v0
     with:
       mlgate-repository: acme/mlgate
@@ -323,7 +322,7 @@ def test_a_pr_cannot_set_the_policy_that_judges_it(
     report = (call / "report.md").read_text()
     assert "**❌ Gates failed**" in report
     section = report.split("### Policy changes (apply after merge)", 1)[1].split("###", 1)[0]
-    assert "This verdict uses `main`'s" in section
+    assert f"This verdict uses `{event['pull_request']['base']['sha']}`'s" in section  # main before the PR
     assert [
         row.split("|")[1].strip().strip("`") for row in section.splitlines() if row.startswith("| `")
     ] == (pending)

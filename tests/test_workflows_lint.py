@@ -154,7 +154,8 @@ def test_workflow_permissions_start_empty_and_stay_least(path: Path) -> None:
 def comments(job: dict[str, Any]) -> bool:
     """Whether the job posts the comment: it runs the report action or calls the workflow that does."""
     uses = [job.get("uses", "")] + [step.get("uses", "") for step in job.get("steps", [])]
-    return any(u.endswith(("actions/report", "mlgate-pr.yml")) or "mlgate-pr.yml@" in u for u in uses)
+    names = ("actions/report", "actions/pr", "mlgate-pr.yml", "mlgate-pr-oidc.yml")
+    return any(u.endswith(names) or any(f"{name}@" in u for name in names[2:]) for u in uses)
 
 
 def publishes(job: dict[str, Any]) -> bool:
@@ -171,7 +172,7 @@ def monitors(job: dict[str, Any]) -> bool:
 
 def assumes_role(job: dict[str, Any]) -> bool:
     uses = [job.get("uses", "")] + [step.get("uses", "") for step in job.get("steps", [])]
-    return any("configure-aws-credentials@" in u or "mlgate-pr.yml" in u for u in uses)
+    return any("configure-aws-credentials@" in u or "mlgate-pr-oidc.yml" in u for u in uses)
 
 
 @pytest.mark.parametrize("path", WORKFLOWS + ACTIONS, ids=rel)
@@ -258,10 +259,11 @@ def test_pull_request_runs_cancel_superseded_runs(path: Path) -> None:
     assert concurrency.get("cancel-in-progress") is True, f"{rel(path)}: cancel-in-progress"
 
 
-def test_reusable_workflow_runs_actions_from_its_own_mlgate_checkout() -> None:
+@pytest.mark.parametrize("name", ["mlgate-pr.yml", "mlgate-pr-oidc.yml"])
+def test_reusable_workflow_runs_actions_from_its_own_mlgate_checkout(name: str) -> None:
     """The trap: `./actions/x` in a called workflow would be the caller's copy, so none may be used."""
-    doc = load(ROOT / ".github" / "workflows" / "mlgate-pr.yml")
-    steps = steps_of(ROOT / ".github" / "workflows" / "mlgate-pr.yml")
+    doc = load(ROOT / ".github" / "workflows" / name)
+    steps = steps_of(ROOT / ".github" / "workflows" / name)
     local = [s["uses"] for s in steps if s.get("uses", "").startswith("./")]
     assert local and all(u.startswith("./.mlgate-src/actions/") for u in local)
     checkout = [s for s in steps if (s.get("with") or {}).get("path") == ".mlgate-src"]
@@ -277,3 +279,19 @@ def test_action_scripts_pass_shellcheck() -> None:
     command = [tool("shellcheck"), "--external-sources", "--source-path=SCRIPTDIR", *map(str, scripts)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_only_the_oidc_pr_workflow_asks_for_an_id_token() -> None:
+    """GitHub checks a called job's permissions at the start, even for steps skipped by `if:`; act ignores
+    `permissions:`, so this is checked here: the plain PR workflow, this repository's caller and the one
+    `mlgate init` writes ask for no id-token; the OIDC workflow does, and needs the role."""
+    templates = ROOT / "src" / "mlgate" / "templates" / "workflows"
+    for path in (
+        ROOT / ".github/workflows/mlgate-pr.yml",
+        ROOT / ".github/workflows/pr.yml",
+        templates / "mlgate.yml",
+    ):
+        assert "id-token" not in path.read_text(), rel(path)
+    oidc = load(ROOT / ".github/workflows/mlgate-pr-oidc.yml")
+    assert oidc["jobs"]["mlgate"]["permissions"]["id-token"] == "write"
+    assert oidc["on"]["workflow_call"]["inputs"]["aws-role-to-assume"]["required"] is True
