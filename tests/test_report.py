@@ -288,6 +288,33 @@ def test_a_pr_that_shrinks_its_test_set_fails(scratch: Path) -> None:
     assert mlgate("gate", "--base", "main", cwd=scratch).returncode == 1
 
 
+def test_a_base_whose_model_was_never_recorded_is_also_compared_with_the_last_recorded_version(
+    scratch: Path, tmp_path: Path
+) -> None:
+    """main's registry records a model that is not main's (main's deploy was refused): the report adds the
+    PR against that version, and says why; once main's own model is in the registry, it does not."""
+    from mlgate.report.recorded import unrecorded_base
+    from mlgate.report.sides import Outputs
+
+    assert mlgate("registry", "record", "--no-tag", cwd=scratch).returncode == 0  # the PR's model, as v1
+    tree = scratch.parent / "registry-on-main"
+    run("git", "worktree", "add", "-q", str(tree), "main", cwd=scratch)
+    shutil.copy(scratch / "registry.yaml", tree / "registry.yaml")
+    commit_all(tree, "registry")
+    run("git", "worktree", "remove", "--force", str(tree), cwd=scratch)
+    (scratch / "registry.yaml").unlink()
+    report = report_json(scratch, "main")
+    recorded = report["recorded"]
+    assert recorded["version"] == 1 and {row["metric"] for row in recorded["rows"]} >= {"roc_auc", "log_loss"}
+    assert all(row["delta"] == 0 for row in recorded["rows"])  # v1 is the PR's own model
+    markdown = report_md(scratch, "main", tmp_path / "recorded.md")
+    assert "### Against version 1, the last recorded" in markdown and "was never recorded" in markdown
+    entry = yaml.safe_load(run("git", "show", "main:registry.yaml", cwd=scratch).stdout)["versions"][0]
+    base = Outputs("dvc-cache", card={"sha256": entry["model"]["sha256"]})
+    base.revision = run("git", "rev-parse", "main", cwd=scratch).stdout.strip()
+    assert unrecorded_base(Project.at(scratch), base, "main") is None  # main's model is recorded
+
+
 def test_bad_base_is_bad_input(showcase: Path) -> None:
     result = mlgate("report", "--base", "no-such-branch", cwd=showcase)
     assert result.returncode == 2

@@ -34,6 +34,7 @@ from mlgate.report.compare import (
 from mlgate.report.gate import VerdictRows, check_gates
 from mlgate.report.headline import headline
 from mlgate.report.policy import judging_policy
+from mlgate.report.recorded import against_recorded, unrecorded_base
 
 MARKER = "<!-- mlgate-report -->"
 FORMAT = "mlgate-report/1"
@@ -117,7 +118,13 @@ def build_report(
             f"{LAYOUT.metrics} is missing in the workspace: run `mlgate validate && dvc repro` first"
         )
     base = sides.base_outputs(project, rev, reproduce=reproduce)
-    return assemble_report(rev, base, head, params, sides.lock_drift(project))
+    report = assemble_report(rev, base, head, params, sides.lock_drift(project))
+    report["recorded"] = _recorded(unrecorded_base(project, base, rev), head)
+    return report
+
+
+def _recorded(recorded: dict[str, Any] | None, head: sides.Outputs) -> dict[str, Any] | None:
+    return tidy({**recorded, "rows": against_recorded(recorded, head.metrics)}) if recorded else None
 
 
 def _training_drift(base: sides.Outputs, head: sides.Outputs, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -200,6 +207,7 @@ def assemble_report(
         "data": data,
         "slices": slice_changes(base.metrics, head.metrics, gap_metric),
         "charts": chart_data(base, head, average),
+        "recorded": None,  # build_report adds the PR against the last recorded version when needed
         "lock_note": _lock_note(drift),
         "reproduce": _reproduce(rev),
         "metrics_json": {"base": base.metrics, "pr": head.metrics},

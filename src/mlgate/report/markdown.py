@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mlgate.metrics import display_name
+from mlgate.metrics import HIGHER_IS_BETTER, display_name
 from mlgate.report.build import MARKER
 from mlgate.report.markdown_changes import data_section, params_section, slices_section
 from mlgate.report.markdown_plots import plots_section
@@ -90,6 +90,35 @@ def policy_section(report: dict[str, Any]) -> str | None:
     body = [[code(c["key"]), _side(c, "base"), _side(c, "pr")] for c in policy["pending"]]
     return "\n".join(
         ["### Policy changes (apply after merge)", "", lead, "", table(["Param", "Base", "PR"], body)]
+    )
+
+
+def recorded_section(report: dict[str, Any]) -> str | None:
+    """The PR against the last recorded version, when the base's model was never recorded (deployed)."""
+    recorded = report.get("recorded")
+    if not recorded:
+        return None
+    rev, version = code(report["base"]["rev"]), recorded["version"]
+    commit = f" (commit {code(recorded['commit'][:12])})" if recorded.get("commit") else ""
+    lead = (
+        f"⚠️ The model of {rev} was never recorded in the registry: its deploy did not publish it (a failed "
+        f"gate, say), so production still serves an older one. The last recorded version is **{version}**"
+        f"{commit}; the PR against the values the registry recorded for it (no CI: it holds no predictions):"
+    )
+    body = [
+        [
+            _metric_name(
+                row | {"higher_is_better": HIGHER_IS_BETTER.get(row["metric"], True)}, report["average"]
+            ),
+            num(row["recorded"]),
+            num(row["pr"]),
+            num(row["delta"], True),
+        ]
+        for row in recorded["rows"]
+    ]
+    header = ["Metric", f"Version {version}", "PR", "Δ"]
+    return "\n".join(
+        [f"### Against version {version}, the last recorded", "", lead, "", table(header, body, "lrrr")]
     )
 
 
@@ -201,6 +230,7 @@ def render_markdown(report: dict[str, Any], budget: int = BUDGET) -> str:
         "headline": headline(report),
         "policy": policy_section(report),
         "metrics": metrics_section(report),
+        "recorded": recorded_section(report),
         "params": params_section(report),
         "data": data_section(report),
         "slices": slices_section(report),
