@@ -185,6 +185,9 @@ def deploy(sandbox: Sandbox) -> None:
     head = git("rev-parse", "HEAD", cwd=sandbox.repo, env=sandbox.env)
     repository = {"full_name": sandbox.slug, "default_branch": "main"}
     event = {"ref": "refs/heads/main", "after": head, "head_commit": {"id": head}, "repository": repository}
+    parents = git("rev-list", "--parents", "-n", "1", head, cwd=sandbox.repo, env=sandbox.env).split()
+    if len(parents) > 1:  # main before the push: the merge's first parent, as GitHub sends it
+        event["before"] = parents[1]
     result = sandbox.run("push", event)
     if not result.succeeded:
         sandbox.fail(result)

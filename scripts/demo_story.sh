@@ -87,7 +87,9 @@ build_and_push() {
 
 deploy_direct() {
   local version folder digest
-  step deploy prepare.sh MLGATE_INPUT_IMAGE="$image" MLGATE_INPUT_PR="$1"
+  # The gate's base is main before the push (github.event.before): the merge's first parent, if any.
+  step deploy prepare.sh MLGATE_INPUT_IMAGE="$image" MLGATE_INPUT_PR="$1" \
+    MLGATE_INPUT_GATE_BASE="$(git rev-parse -q --verify HEAD^1 || true)"
   version="$(output version)" folder="$(output bento-path)"
   echo "   bento $(output bento-tag)"
   if [ "$engine" = yes ]; then
