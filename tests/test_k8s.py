@@ -12,29 +12,22 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import ROOT, run
+import test_registry
 from mlgate.cli import main
 from mlgate.serving import k8s
 from mlgate.serving.settings import ServingSettings
-from test_registry import Result, write_model
+from test_registry import Result
 
+model_repo = test_registry.model_repo  # the fixture, shared
 DIGEST = "sha256:" + "c" * 64
 IMAGE = "ghcr.io/acme/demo-model"
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A small git repository with fake model outputs (tests/test_registry.py's); the test runs inside it."""
-    folder = tmp_path / "Demo_Model"
-    folder.mkdir()
-    (folder / "params.yaml").write_text((ROOT / "params.yaml").read_text())
-    write_model(folder, b"model one")
-    run("git", "init", "-q", "-b", "main", cwd=folder)
-    run("git", "add", "-A", cwd=folder)
-    run("git", "commit", "-q", "-m", "train", cwd=folder)
-    monkeypatch.chdir(folder)
+def repo(model_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tests/test_registry.py's small repository with fake model outputs; the test runs inside it."""
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
-    return folder
+    return model_repo
 
 
 @pytest.fixture
