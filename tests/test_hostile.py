@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 
 from conftest import ROOT
 from mlgate.cli import main
+from mlgate.registry.document import Registry, dumps
 from mlgate.report.md import table
 from mlgate.untrusted import code_span, console_text, md_text
 from mlgate.yamldoc import MAX_ALIASED, MAX_DEPTH
@@ -77,9 +78,7 @@ def project(tmp_path: Path) -> Path:
     """The example's params.yaml, dvc.yaml and a registry, in a folder the CLI runs in with -C."""
     for name in ("params.yaml", "dvc.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
-    (tmp_path / "registry.yaml").write_text(
-        "format: mlgate-registry/1\nmodel: example\naliases: {}\nversions: []\nevents: []\n"
-    )
+    (tmp_path / "registry.yaml").write_text(dumps(Registry(model="example")))
     return tmp_path
 
 
@@ -89,7 +88,7 @@ ENTRY_POINTS: dict[str, tuple[str, list[list[str]]]] = {
     "dvc.lock": ("dvc.lock", [["validate"]]),
     "registry.yaml": (
         "registry.yaml",
-        [["registry", "list"], ["registry", "verify"], ["registry", "next-version"]],
+        [["registry", "list"], ["registry", "verify"], ["registry", "next-version"], ["validate"]],
     ),
 }
 
@@ -171,6 +170,7 @@ def test_registry_patterns_match_the_whole_value(
     project: Path, cli: Callable[..., tuple[int, str]], old: str, new: str
 ) -> None:
     text = (project / "registry.yaml").read_text()
+    assert old in text
     (project / "registry.yaml").write_text(text.replace(old, new))
     for command in (["registry", "verify"], ["registry", "list"]):
         code, err = cli(project, *command)
@@ -232,3 +232,57 @@ def test_random_values_inside_params_end_in_exit_0_or_2(
     (project / "params.yaml").write_text(text + f"{section}:\n  {value}\n")
     code, err = cli(project, "validate")
     assert code in (0, 2) and "internal error" not in err, (rest, err)
+
+
+def test_rich_markup_in_values_is_printed_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    """A PR controls values the terminal report prints: `[/]` must not crash rich, `[bold]` not style."""
+    from rich.console import Console
+
+    from mlgate.cli.base import fail
+    from mlgate.report.terminal import print_report
+
+    report = {
+        "headline": {
+            "base": None,
+            "pr": 0.5,
+            "metric_name": "roc_auc",
+            "verdict": "[/]v",
+            "saturation": None,
+        },
+        "base": {"rev": "[/]main", "how": "[bold]how"},
+        "gate": {
+            "passed": False,
+            "reason": "[/]r",
+            "checks": [{"status": "fail", "gate": "g", "message": "[/]m"}],
+        },
+        "policy": {"source": "head", "reason": "[/]p", "pending": [{"key": "[/]k"}]},
+        "statistics": {"confidence": 0.95, "samples": 10},
+        "metrics": [],
+        "average": None,
+        "lock_note": "[/]lock",
+        "params": [{"key": "[/]x", "change": "changed", "base": "[/]b", "pr": "[red]p"}],
+        "data": {
+            "rows": [1, 1],
+            "train_rows": [1, 1],
+            "test_rows": [1, 1],
+            "class_balance": {"[/]c": [1, 1]},
+        },
+        "slices": {},
+    }
+    console = Console(highlight=False, width=200, record=True)
+    print_report(console, report)
+    text = console.export_text()
+    assert "[/]b" in text and "[red]p" in text and "[/]c" in text and "[/]main" in text
+    fail("[/]oops")
+    assert "[/]oops" in capsys.readouterr().err
+
+
+def test_validate_names_a_repeated_column_of_the_source(
+    project: Path, cli: Callable[..., tuple[int, str]]
+) -> None:
+    """pandas would rename the second `mean radius`; validate says what is wrong before anything else."""
+    source = project / "data" / "raw" / "breast_cancer.csv"
+    source.parent.mkdir(parents=True)
+    source.write_text("mean radius,mean texture,mean radius,target\n1,2,3,0\n")
+    code, err = cli(project, "validate")
+    assert code == 2 and "column name(s) given more than once: 'mean radius'" in err, err

@@ -195,7 +195,7 @@ def test_init_suggests_codeowners_for_what_judges_a_change_and_never_overwrites_
     assert rules == [
         [path, "@shopco"] for path in ("/params.yaml", "/dvc.yaml", "/registry.yaml", "/.github/")
     ]
-    assert "Require review from Code Owners" in owners and "branch protection of main" in owners
+    assert "Require review" in owners and "branch protection of main" in owners
     other = empty_repo.parent / "other"
     other.mkdir()
     run("git", "init", "-q", "-b", "main", cwd=other)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console(stderr=True, highlight=False)
@@ -17,6 +18,7 @@ console = Console(stderr=True, highlight=False)
 def step(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
     """Show a step; yield a function that advances it by n units of `total`."""
     started = time.perf_counter()
+    description = escape(description)  # it may name a user's file: text, never rich markup
     if not sys.stderr.isatty():
         yield lambda n: None
         console.print(f"mlgate: {description} ({time.perf_counter() - started:.1f}s)")

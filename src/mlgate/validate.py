@@ -101,6 +101,11 @@ def validate_project(project: Project, dvc_path: Path | None = None) -> list[str
     if dvc_file.exists():
         produced = _check_dvc(project, dvc_file, params)
         notes.append(f"{project.shown(dvc_file)}: consistent with {project.shown(project.params_file)}")
+    if project.registry_file.is_file():
+        from mlgate.registry.document import load
+
+        load(project.registry_file, project.shown(project.registry_file))
+        notes.append(f"{project.shown(project.registry_file)}: valid")
     _source_exists(project, params, produced)
     if project.refresh_version():
         notes.append(".mlgate/version: updated to the running mlgate (stages will re-run)")

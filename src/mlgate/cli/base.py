@@ -20,10 +20,12 @@ Handler = Callable[[argparse.Namespace], int | None]
 
 def fail(message: str) -> None:
     """Print an error in red on stderr, one `error:` line per line of the message."""
+    from rich.markup import escape
+
     from mlgate.progress import console
 
     for line in message.splitlines() or [""]:
-        console.print(f"[red]error:[/red] {line}", markup=True, highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/red] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def error_funnel(handler: Handler) -> Callable[[argparse.Namespace], int]:

@@ -41,10 +41,11 @@ def header_columns(source: str, root: Path) -> list[str] | None:
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(path).names)
-        with open(path, encoding="utf-8", newline="") as handle:
-            return next(csv.reader(handle), [])
+        header = _csv_header(path)
     except (OSError, ValueError, UnicodeDecodeError):
         return None  # the data stage reports an unreadable file with its own message
+    check_columns(header, source)  # a repeated name first: pandas would rename it, hiding the cause
+    return header
 
 
 def _load_bundled(name: str) -> pd.DataFrame:

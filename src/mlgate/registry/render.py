@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mlgate.registry.document import Registry
 
@@ -29,21 +31,26 @@ def _primary_metric(entry: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
 
 def versions_table(registry: Registry) -> Table:
     """One row per version: when, who, commit, primary metric, gate, aliases, status."""
-    table = Table(title=f"registry of {registry.model}", title_justify="left")
+    table = Table(title=escape(f"registry of {registry.model}"), title_justify="left")
     for column in ("version", "created", "by", "commit", "metric", "gate", "aliases", "status"):
         table.add_column(column, justify="right" if column == "version" else "left")
     for entry in registry.versions:
         name, value = _primary_metric(entry)
         commit = entry["source"]["commit"]
-        table.add_row(
-            str(entry["version"]),
-            entry["created_at"],
-            entry["created_by"],
-            commit[:8] if commit else "-",
-            f"{name} {_metric(value)}" if name else "-",
-            entry["gate"]["verdict"],
-            ", ".join(registry.aliases_of(entry["version"])) or "-",
-            entry["status"],
+        table.add_row(  # as text, not rich markup: names and users come from outside
+            *map(
+                Text,
+                (
+                    str(entry["version"]),
+                    entry["created_at"],
+                    entry["created_by"],
+                    commit[:8] if commit else "-",
+                    f"{name} {_metric(value)}" if name else "-",
+                    entry["gate"]["verdict"],
+                    ", ".join(registry.aliases_of(entry["version"])) or "-",
+                    entry["status"],
+                ),
+            )
         )
     return table
 
@@ -74,18 +81,18 @@ def _fields(entry: dict[str, Any], registry: Registry) -> list[tuple[str, str]]:
 def version_tables(registry: Registry, entry: dict[str, Any]) -> list[Table]:
     """A field table and a metrics table for one version."""
     fields = Table(
-        title=f"{registry.model} version {entry['version']}", title_justify="left", show_header=False
+        title=escape(f"{registry.model} version {entry['version']}"), title_justify="left", show_header=False
     )
     fields.add_column("field", style="bold")
     fields.add_column("value", overflow="fold")
     for name, value in _fields(entry, registry):
-        fields.add_row(name, value)
+        fields.add_row(name, Text(value))
     metrics = Table(title=f"metrics (n_test={entry['metrics'].get('n_test')})", title_justify="left")
     for column in ("metric", "value", "ci low", "ci high"):
         metrics.add_column(column)
     for name, value in entry["metrics"].items():
         if name != "n_test":
-            metrics.add_row(name, *(_number(value.get(key)) for key in ("value", "ci_low", "ci_high")))
+            metrics.add_row(Text(name), *(_number(value.get(key)) for key in ("value", "ci_low", "ci_high")))
     return [fields, metrics]
 
 

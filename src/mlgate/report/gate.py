@@ -86,7 +86,13 @@ def _drop(
     if rule.get("require_significant") and not significant:
         text = f"{metric} dropped {drop:.4f} (> max_drop {shown}) but not significantly ({ci}); passes"
         return _check(gate, "pass", text, rule["max_drop"], drop)
-    text = f"{metric} dropped {drop:.4f} vs {base_rev}, over max_drop {shown} by {drop - allowed:.4f} ({ci})"
+    worse = (
+        f", one-sided p {row['p_worse']:.3g}"
+        if rule.get("require_significant") and row.get("p_worse") is not None
+        else ""
+    )
+    over = f"over max_drop {shown} by {drop - allowed:.4f}"
+    text = f"{metric} dropped {drop:.4f} vs {base_rev}, {over} ({ci}{worse})"
     return _check(gate, "fail", text, rule["max_drop"], drop)
 
 

@@ -38,9 +38,11 @@ def headline(report: dict[str, Any]) -> str:
     if head["base"] is None:
         lines.append(f"**{name}**: {num(head['pr'])} (no baseline on {code(base['rev'])})")
     else:
+        stats = report["statistics"]
+        rows = f" on the {stats['shared_rows']} test rows both share" if stats.get("subset") else ""
         lines.append(
             f"**{name}**: {num(head['base'])} → {num(head['pr'])} "
-            f"(Δ {num(head['delta'], True)}, {pct(head['delta_pct'])})"
+            f"(Δ {num(head['delta'], True)}{rows}, {pct(head['delta_pct'])})"
         )
     lines += ["", head["verdict"]]
     for note in (head["saturation"], head.get("classes_note")):

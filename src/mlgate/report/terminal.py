@@ -79,7 +79,7 @@ def _metrics_table(report: dict[str, Any]) -> Table:
 def _slice_table(column: str, result: dict[str, Any], average: str | None) -> Table:
     """Groups with their rows, base and PR values; a group too small to judge says so."""
     gap = f"{_num(result['max_gap'][0])} → {_num(result['max_gap'][1])}"
-    title = f"Slices by {column} ({display_name(result['metric'], average)}); largest gap {gap}"
+    title = f"Slices by {escape(column)} ({display_name(result['metric'], average)}); largest gap {gap}"
     table = Table(title=title, title_justify="left")
     for name, justify in (
         ("group", "left"),
@@ -92,7 +92,8 @@ def _slice_table(column: str, result: dict[str, Any], average: str | None) -> Ta
     for group, values in result["groups"].items():
         small = values["judged"][1] is False
         rows = f"{_num(values['rows'][0])} → {_num(values['rows'][1])}"
-        table.add_row(group, rows, *map(_num, values["value"]), "too few rows to judge" if small else "")
+        shown = [escape(group), rows, *map(_num, values["value"]), "too few rows to judge" if small else ""]
+        table.add_row(*shown)
     return table
 
 
@@ -101,29 +102,29 @@ def _pairs_table(title: str, rows: list[tuple[str, Any, Any]]) -> Table:
     for name, justify in (("", "left"), ("base", "right"), ("PR", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for label, base, pr in rows:
-        table.add_row(label, _num(base), _num(pr))
+        table.add_row(escape(label), escape(_num(base)), escape(_num(pr)))
     return table
 
 
 def print_report(console: Console, report: dict[str, Any]) -> None:
     """Headline, gate checks, metrics, params, data and slices."""
     head, base = report["headline"], report["base"]
-    console.rule(f"mlgate report: {base['rev']} → workspace")
+    console.rule(f"mlgate report: {escape(base['rev'])} → workspace")
     print_gate(console, report)
     if head["base"] is None:
         console.print(
-            f"[bold]{head['metric_name']}[/bold]: {_num(head['pr'])} (no baseline on {base['rev']})"
+            f"[bold]{head['metric_name']}[/bold]: {_num(head['pr'])} (no baseline on {escape(base['rev'])})"
         )
     else:
         console.print(
             f"[bold]{head['metric_name']}[/bold]: {_num(head['base'])} → {_num(head['pr'])} "
             f"(Δ {_num(head['delta'], True)}, {pct(head['delta_pct'])})"
         )
-    console.print(head["verdict"], soft_wrap=True)
-    console.print(f"[dim]base: {base['how']}[/dim]", soft_wrap=True)
-    for note in (head["saturation"], report["lock_note"]):
+    console.print(escape(head["verdict"]), soft_wrap=True)
+    console.print(f"[dim]base: {escape(base['how'])}[/dim]", soft_wrap=True)
+    for note in (head["saturation"], head.get("classes_note"), report["lock_note"]):
         if note:
-            console.print(f"[yellow]{note}[/yellow]", soft_wrap=True)
+            console.print(f"[yellow]{escape(note)}[/yellow]", soft_wrap=True)
     console.print(_metrics_table(report))
     changes = [(f"{c['key']} ({c['change']})", c["base"], c["pr"]) for c in report["params"]]
     console.print(_pairs_table("Params changes", changes) if changes else "No params changed.")
