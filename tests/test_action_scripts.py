@@ -126,3 +126,60 @@ def test_tokens_reach_git_through_the_environment_never_its_command_line(tmp_pat
         text = path.read_text()
         assert "extraheader" not in text or path.name == "common.sh", path
         assert not any("git -c" in line and "http" in line for line in text.splitlines()), path
+
+
+FAKE_MLGATE = """#!/usr/bin/env bash
+echo "$*" >> "$RECORD"
+case "$1 $2" in
+  "gate --report") exit 1 ;;  # the gate fails
+  "report --base") echo '{}' ;;
+  "registry next-version") echo 3 ;;
+  "registry show") exit 2 ;;  # no registry yet
+  "build --model-version") printf 'example:abc\\n/tmp/bento\\nghcr.io/acme/example\\n' ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("override", ["", "hotfix for #12, approved by the on-call"])
+def test_a_failed_gate_stops_prepare_before_the_build_unless_overridden(
+    tmp_path: Path, override: str
+) -> None:
+    """actions/deploy/prepare.sh: `mlgate gate` exits 1 against the base; nothing is built, unless the
+    deploy was dispatched with gate-override, which it then says."""
+    bin_dir, repo = tmp_path / "bin", tmp_path / "repo"
+    bin_dir.mkdir()
+    for name, text in (("mlgate", FAKE_MLGATE), ("dvc", "#!/usr/bin/env bash\nexit 0\n")):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "one"], cwd=repo, check=True)
+    before = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "two"], cwd=repo, check=True)
+    env = runner_env(
+        tmp_path,
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        RECORD=str(tmp_path / "calls"),
+        MLGATE_INPUT_GATE_BASE=before,
+        MLGATE_INPUT_GATE_OVERRIDE=override,
+        MLGATE_INPUT_IMAGE="",
+        MLGATE_INPUT_PR="",
+    )
+    run = subprocess.run(
+        ["bash", ACTIONS / "deploy" / "prepare.sh"], cwd=repo, env=env, capture_output=True, text=True
+    )
+    calls = (tmp_path / "calls").read_text()
+    assert f"report --base {before} --format json" in calls
+    if override:
+        assert run.returncode == 0, run.stderr
+        assert (
+            "::warning title=mlgate deploy::the gate failed against" in run.stdout and override in run.stdout
+        )
+        assert "build --model-version 3" in calls
+    else:
+        assert run.returncode == 1 and "::error title=mlgate deploy::the gate failed against" in run.stdout
+        assert (
+            "nothing was built or published" in run.stdout and "build" not in calls.split("gate --report")[1]
+        )
