@@ -13,12 +13,11 @@ import pytest
 import yaml
 
 import test_registry
-from mlgate.cli import main
 from mlgate.serving import k8s
 from mlgate.serving.settings import ServingSettings
 from test_registry import Result
 
-model_repo = test_registry.model_repo  # the fixture, shared
+model_repo, cli = test_registry.model_repo, test_registry.cli  # the fixtures, shared
 DIGEST = "sha256:" + "c" * 64
 IMAGE = "ghcr.io/acme/demo-model"
 
@@ -28,16 +27,6 @@ def repo(model_repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """tests/test_registry.py's small repository with fake model outputs; the test runs inside it."""
     monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
     return model_repo
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
-    def invoke(*args: str) -> Result:
-        code = main([str(arg) for arg in args])
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return invoke
 
 
 def record(cli: Callable[..., Result], *extra: str) -> None:
