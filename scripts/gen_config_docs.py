@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mlgate.config import WHOLE_STRING
+
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "src" / "mlgate" / "schemas" / "params.schema.json"
 TARGET = ROOT / "docs" / "configuration.md"
@@ -52,7 +54,7 @@ def _resolve(root: dict[str, Any], ref: str) -> dict[str, Any]:
 def _limits(schema: dict[str, Any]) -> str:
     keys = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "pattern")
     # a pattern matches the whole value; its guard against a trailing newline is left out for reading
-    shown = {**schema, "pattern": str(schema.get("pattern", "")).removesuffix(r"(?![\s\S])")}
+    shown = {**schema, "pattern": str(schema.get("pattern", "")).removesuffix(WHOLE_STRING)}
     return ", ".join(f"{k} {shown[k]}" for k in keys if k in schema)
 
 

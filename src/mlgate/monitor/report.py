@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.metrics import display_name
-from mlgate.untrusted import code_span, html_text, md_text, one_line
+from mlgate.report.mermaid import label
+from mlgate.untrusted import code_span, html_text, md_text
+
+LABEL_CHARS = 40  # a histogram's labels and title, shortened past this
 
 PREDICTION = object()  # the row of the model's own predictions, above the features
 
@@ -129,23 +132,15 @@ def _charts(result: dict[str, Any], top: int) -> list[str]:
 
 def mermaid_histogram(name: str, histogram: dict[str, Any]) -> list[str]:
     """A Mermaid xychart-beta: current shares as bars, reference shares as a line."""
-    labels = ", ".join(_quote(label) for label in histogram["labels"])
+    labels = ", ".join(label(text, LABEL_CHARS) for text in histogram["labels"])
     peak = max([*histogram["reference"], *histogram["current"], 0.01])
     return [
         "```mermaid",
         "xychart-beta",
-        f'  title "{_clean(name)}"',
+        f"  title {label(name, LABEL_CHARS)}",
         f"  x-axis [{labels}]",
         f'  y-axis "share of rows" 0 --> {round(peak * 1.1, 3)}',
         f"  bar [{', '.join(f'{v:.4f}' for v in histogram['current'])}]",
         f"  line [{', '.join(f'{v:.4f}' for v in histogram['reference'])}]",
         "```",
     ]
-
-
-def _clean(text: str) -> str:
-    return one_line(text).replace('"', "'").replace("`", "'")[:40]
-
-
-def _quote(label: str) -> str:
-    return f'"{_clean(label)}"'

@@ -152,13 +152,11 @@ def slice_gap_checks(
 def test_rows_check(minimum: int | None, rows: VerdictRows, base_rev: str) -> dict[str, Any]:
     """Enough compared test rows for a verdict: a PR must not shrink or reshuffle its way past the gate."""
     need = minimum or max(MIN_TEST_ROWS, math.ceil(MIN_TEST_SHARE * rows.base_rows))
-    why = (
-        "gates.min_test_rows"
-        if minimum
-        else f"half the {rows.base_rows} test rows of {base_rev}, and at least {MIN_TEST_ROWS}"
-        if rows.base_rows
-        else f"at least {MIN_TEST_ROWS}"
-    )
+    why = f"at least {MIN_TEST_ROWS}"
+    if minimum:
+        why = "gates.min_test_rows"
+    elif rows.base_rows:
+        why = f"half the {rows.base_rows} test rows of {base_rev}, and {why}"
     what = (
         f"the {rows.compared} test rows this PR shares with {base_rev}"
         if rows.paired

@@ -9,8 +9,8 @@ from mlgate.metrics import HIGHER_IS_BETTER, display_name
 from mlgate.report.build import MARKER
 from mlgate.report.markdown_changes import data_section, params_section, slices_section
 from mlgate.report.markdown_plots import plots_section
-from mlgate.report.md import ARROW, code, interval, num, p_text, pct, table
-from mlgate.untrusted import md_text
+from mlgate.report.md import ARROW, interval, num, p_text, pct, table
+from mlgate.untrusted import code_span, md_text
 
 BUDGET = 60_000  # GitHub caps a comment at 65,536 characters
 TRUNCATION_NOTE = (
@@ -33,10 +33,10 @@ def status_line(head: dict[str, Any]) -> str:
 def headline(report: dict[str, Any]) -> str:
     """Gate status with its reason, the primary metric base → PR with Δ, and the verdict."""
     head, base = report["headline"], report["base"]
-    lines = [MARKER, f"## mlgate report: {code(base['rev'])} → this PR", "", status_line(head), ""]
+    lines = [MARKER, f"## mlgate report: {code_span(base['rev'])} → this PR", "", status_line(head), ""]
     name = head["metric_name"]
     if head["base"] is None:
-        lines.append(f"**{name}**: {num(head['pr'])} (no baseline on {code(base['rev'])})")
+        lines.append(f"**{name}**: {num(head['pr'])} (no baseline on {code_span(base['rev'])})")
     else:
         stats = report["statistics"]
         rows = f" on the {stats['shared_rows']} test rows both share" if stats.get("subset") else ""
@@ -49,7 +49,7 @@ def headline(report: dict[str, Any]) -> str:
         if note:
             lines += ["", f"⚠️ {note[0].upper()}{note[1:]}."]
     checks = [
-        f"- {_check_mark(c['status'])} {code(c['gate'])}: {md_text(c['message'])}"
+        f"- {_check_mark(c['status'])} {code_span(c['gate'])}: {md_text(c['message'])}"
         for c in report["gate"]["checks"]
     ]
     if report["policy"]["source"] == "head":
@@ -64,13 +64,13 @@ def _check_mark(status: str) -> str:
 
 def _provenance(report: dict[str, Any]) -> str:
     base = report["base"]
-    sha = f" @ {code(base['sha'][:8])}" if base.get("sha") else ""
+    sha = f" @ {code_span(base['sha'][:8])}" if base.get("sha") else ""
     made = (
         f", produced by mlgate {base['mlgate_version']}"
         if base.get("mlgate_version") and base["available"]
         else ""
     )
-    text = f"<sub>Base {code(base['rev'])}{sha}: {md_text(base['how'])}{made}. "
+    text = f"<sub>Base {code_span(base['rev'])}{sha}: {md_text(base['how'])}{made}. "
     text += f"Report by mlgate {report['mlgate_version']}.</sub>"
     if report["lock_note"]:
         text += f"\n\n⚠️ {md_text(report['lock_note'])}"
@@ -82,14 +82,14 @@ def policy_section(report: dict[str, Any]) -> str | None:
     policy = report["policy"]
     if not policy["pending"]:
         return None
-    rev = code(report["base"]["rev"])
+    rev = code_span(report["base"]["rev"])
     lead = (
         f"This PR changes the rules pull requests are judged by. This verdict uses {rev}'s; the changes "
         "below apply once the PR is merged. Review them as you would a change to CI."
         if policy["source"] == "base"
         else "This PR changes the rules pull requests are judged by, and its own rules judged it."
     )
-    body = [[code(c["key"]), _side(c, "base"), _side(c, "pr")] for c in policy["pending"]]
+    body = [[code_span(c["key"]), _side(c, "base"), _side(c, "pr")] for c in policy["pending"]]
     return "\n".join(
         ["### Policy changes (apply after merge)", "", lead, "", table(["Param", "Base", "PR"], body)]
     )
@@ -100,8 +100,8 @@ def recorded_section(report: dict[str, Any]) -> str | None:
     recorded = report.get("recorded")
     if not recorded:
         return None
-    rev, version = code(report["base"]["rev"]), recorded["version"]
-    commit = f" (commit {code(recorded['commit'][:12])})" if recorded.get("commit") else ""
+    rev, version = code_span(report["base"]["rev"]), recorded["version"]
+    commit = f" (commit {code_span(recorded['commit'][:12])})" if recorded.get("commit") else ""
     lead = (
         f"⚠️ The model of {rev} was never recorded in the registry: its deploy did not publish it (a failed "
         f"gate, say), so production still serves an older one. The last recorded version is **{version}**"
@@ -126,7 +126,7 @@ def recorded_section(report: dict[str, Any]) -> str | None:
 
 def _side(change: dict[str, Any], side: str) -> str:
     absent = {"base": "added", "pr": "removed"}[side]
-    return f"*({absent})*" if change["change"] == absent else code(change[side])
+    return f"*({absent})*" if change["change"] == absent else code_span(change[side])
 
 
 def metrics_section(report: dict[str, Any]) -> str:
@@ -135,7 +135,7 @@ def metrics_section(report: dict[str, Any]) -> str:
     level = f"{100 * stats['confidence']:.0f}%"
     if not report["base"]["available"]:
         body = [[_metric_name(r, average), num(r["pr"]), interval(r["pr_ci"], signed=False)] for r in rows]
-        title = f"### Metrics (no baseline on {code(report['base']['rev'])})"
+        title = f"### Metrics (no baseline on {code_span(report['base']['rev'])})"
         return "\n".join([title, "", table(["Metric", "PR", f"{level} CI"], body, "lrl")])
     body = [_metric_cells(r, average, stats["samples"]) for r in rows]
     header = ["Metric", "Base", "PR", "Δ", "Δ %", f"{level} CI of Δ", "p (Holm)", "Verdict"]

@@ -5,24 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.metrics import display_name
-from mlgate.report.md import code, interval, num, table
-from mlgate.untrusted import md_text
+from mlgate.report.md import interval, num, table
+from mlgate.untrusted import code_span, md_text
 
 
 def params_section(report: dict[str, Any]) -> str:
     """The params that changed, as written in params.yaml; a new estimator's params under each estimator."""
     changes, estimator = report["params"], report["estimator"]
     if not changes and not report["base"]["has_params"]:
-        return f"### Params changes\n\n{code(report['base']['rev'])} has no params.yaml to compare with."
+        return f"### Params changes\n\n{code_span(report['base']['rev'])} has no params.yaml to compare with."
     if not changes and not estimator:
         return "### Params changes\n\nNo params changed."
     parts = ["### Params changes"]
     if changes:
         body = [
             [
-                code(c["key"]),
-                "*(added)*" if c["change"] == "added" else code(c["base"]),
-                "*(removed)*" if c["change"] == "removed" else code(c["pr"]),
+                code_span(c["key"]),
+                "*(added)*" if c["change"] == "added" else code_span(c["base"]),
+                "*(removed)*" if c["change"] == "removed" else code_span(c["pr"]),
             ]
             for c in changes
         ]
@@ -30,9 +30,10 @@ def params_section(report: dict[str, Any]) -> str:
     if estimator:
         for side, label in (("base", "Base"), ("pr", "PR")):
             listed = (
-                ", ".join(f"{code(k)} {code(v)}" for k, v in estimator[side]["params"].items()) or "defaults"
+                ", ".join(f"{code_span(k)} {code_span(v)}" for k, v in estimator[side]["params"].items())
+                or "defaults"
             )
-            parts += ["", f"**{label} estimator** {code(estimator[side]['estimator'])}: {listed}"]
+            parts += ["", f"**{label} estimator** {code_span(estimator[side]['estimator'])}: {listed}"]
     return "\n".join(parts)
 
 
@@ -43,7 +44,7 @@ def data_section(report: dict[str, Any]) -> str:
         for key, label in (("rows", "Rows"), ("train_rows", "Train rows"), ("test_rows", "Test rows"))
     ]
     for cls, (b, p) in (data.get("class_balance") or {}).items():
-        body.append([f"Class {code(cls)} share", num(b), num(p)])
+        body.append([f"Class {code_span(cls)} share", num(b), num(p)])
     for stat, (b, p) in (data.get("target_stats") or {}).items():
         body.append([f"Target {stat}", num(b), num(p)])
     if not report["base"]["available"]:
@@ -64,7 +65,8 @@ def _moved_features(moved: list[dict[str, Any]]) -> list[str]:
     if not moved:
         return []
     body = [
-        [code(m["feature"]), f"{m['psi']:.3f}", f"{m['p_adjusted']:.2g}", md_text(m["why"])] for m in moved
+        [code_span(m["feature"]), f"{m['psi']:.3f}", f"{m['p_adjusted']:.2g}", md_text(m["why"])]
+        for m in moved
     ]
     return [
         f"**{len(moved)} feature(s) of the PR's training data moved** from the base's (the monitor's tests, "
@@ -95,8 +97,8 @@ def _slice_cells(group: str, values: dict[str, Any]) -> list[str]:
     rows = f"{num(values['rows'][0])} → {num(values['rows'][1])}"
     base, pr = values["value"]
     if values["judged"][1] is False:
-        return [code(group), rows, num(base), num(pr), "too few rows to judge"]
-    return [code(group), rows, num(base), num(pr), interval(values["ci"], signed=False)]
+        return [code_span(group), rows, num(base), num(pr), "too few rows to judge"]
+    return [code_span(group), rows, num(base), num(pr), interval(values["ci"], signed=False)]
 
 
 def _gap_line(result: dict[str, Any]) -> str:

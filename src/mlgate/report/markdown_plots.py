@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mlgate.report import mermaid
-from mlgate.report.md import code, table
+from mlgate.report.md import table
+from mlgate.untrusted import code_span
 
 CLASS_COLOURS: tuple[str, ...] = ("#bc4c00", "#1a7f37", "#8250df", "#bf3989", "#9a6700", "#0550ae")
 CLASS_COLOURS += ("#cf222e", "#116329", "#6639ba", "#953800", "#4d2d00", "#57606a")
@@ -22,7 +23,7 @@ def curve_chart(chart: dict[str, Any], title: str, axes: tuple[str, str], rev: s
     named = f"{title}: {chart['metric']}"
     block = mermaid.xychart(named, axes[0], grid, axes[1], series, (0, 1))
     extra = ", ".join(
-        f"{CLASS_COLOURS[i % len(CLASS_COLOURS)]} = class {code(label)} (PR)"
+        f"{CLASS_COLOURS[i % len(CLASS_COLOURS)]} = class {code_span(label)} (PR)"
         for i, (label, _) in enumerate(classes)
     )
     averaged = ", averaged" if classes else ""
@@ -60,7 +61,7 @@ def _confusion_table(matrix: dict[str, Any]) -> str:
         body.append([f"**{actual}**", *cells])
     note = "base → PR counts" if base and pr else "counts"
     return (
-        table(["actual ╲ predicted", *[code(label) for label in labels]], body, "l" + "r" * len(labels))
+        table(["actual ╲ predicted", *[code_span(label) for label in labels]], body, "l" + "r" * len(labels))
         + f"\n\n<sub>Cells: {note}; rows are the actual class, columns the predicted one.</sub>"
     )
 
@@ -77,7 +78,7 @@ def _importance_chart(data: dict[str, Any], rev: str) -> str:
     )
     key = (
         "<sub>Key: blue bars = this PR"
-        + (f", grey line = base {code(rev)}" if data["base"] is not None else "")
+        + (f", grey line = base {code_span(rev)}" if data["base"] is not None else "")
         + "; features ranked by the PR's importance.</sub>"
     )
     return block + "\n" + key

@@ -40,11 +40,6 @@ def table(header: list[str], rows: list[list[str]], align: str = "") -> str:
     return "\n".join(lines)
 
 
-def code(text: object) -> str:
-    """Text in a code span that nothing inside can break out of."""
-    return code_span(text)
-
-
 def p_text(value: float | None, samples: int) -> str:
     """A bootstrap p-value; 0 means no draw fell beyond 0, so it reads `< 1/B`."""
     if value is None:

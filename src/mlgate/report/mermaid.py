@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mlgate.untrusted import code_span
+from mlgate.untrusted import code_span, one_line
 
 BASE_COLOUR, PR_COLOUR, GUIDE_COLOUR = "#8c959f", "#0969da", "#d0d7de"
 LABEL_CHARS = 24
@@ -16,7 +16,7 @@ LABEL_CHARS = 24
 
 def label(text: str, limit: int | None = LABEL_CHARS) -> str:
     """A quoted xychart label: no double quotes inside, long names shortened to `limit` characters."""
-    clean = " ".join(str(text).replace('"', "'").replace("`", "'").split())
+    clean = " ".join(one_line(text).replace('"', "'").replace("`", "'").split())
     if limit and len(clean) > limit:
         clean = clean[: limit - 1] + "…"
     return f'"{clean}"'
