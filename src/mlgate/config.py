@@ -146,7 +146,7 @@ def load_params(
     validate_document(document, PARAMS_SCHEMA)
     params: dict[str, Any] = apply_defaults(load_schema(PARAMS_SCHEMA), document.data)
     problems = _data_problems(params) + _metric_problems(params) + _gate_problems(params)
-    problems += _serve_problems(params)
+    problems += _serve_problems(params) + _compute_problems(params)
     known = columns(params) if columns is not None else None
     if known is not None:
         problems += _column_problems(params, known, expectations)
@@ -220,6 +220,28 @@ def _serve_problems(params: dict[str, Any]) -> list[Problem]:
     if scaling["max_replicas"] < scaling["min_replicas"]:
         problems.append(
             (("serve", "autoscaling", "max_replicas"), f"is below min_replicas ({scaling['min_replicas']})")
+        )
+    return problems
+
+
+def _compute_problems(params: dict[str, Any]) -> list[Problem]:
+    """What the dask engine needs: the hash split (a row's side must not depend on partitioning), a source
+    the workers can read, and no feature it does not run yet."""
+    if params["compute"]["engine"] != "dask":
+        return []
+    problems: list[Problem] = []
+    if params["data"]["split"]["method"] != "hash":
+        problems.append((("data", "split", "method"), "compute.engine: dask needs data.split.method: hash"))
+    if params["data"]["source"].startswith(("sklearn:", "python:")):
+        problems.append(
+            (
+                ("data", "source"),
+                "compute.engine: dask reads CSV or Parquet files, a folder or glob of them, or s3://",
+            )
+        )
+    if params["evaluate"]["slices"]:
+        problems.append(
+            (("evaluate", "slices"), "not computed on compute.engine: dask yet; use the local engine")
         )
     return problems
 

@@ -35,6 +35,10 @@ class GitError(MlgateError):
     """A git or DVC revision cannot be read."""
 
 
+class ClusterError(MlgateError):
+    """The Dask scheduler cannot be reached, or refused the connection; maps to exit code 2."""
+
+
 class RegistryError(MlgateError):
     """The registry file is broken or an operation on it is not allowed."""
 

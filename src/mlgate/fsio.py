@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -134,15 +135,42 @@ class OutputSet:
     def parquet(self, path: str | Path, frame: Any) -> None:
         self.add(path, lambda temp: frame.to_parquet(temp, index=False))
 
+    def folder(self, path: str | Path, write: Callable[[Path], object]) -> None:
+        """Write one output that is a folder (a partitioned Parquet dataset) to a temp folder beside it."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        self._pending.append((temp, target))
+        write(temp)
+
     def commit(self) -> None:
         for temp, target in self._pending:
-            os.replace(temp, target)
+            _replace(temp, target)
         self._pending.clear()
 
     def discard(self) -> None:
         for temp, _ in self._pending:
-            temp.unlink(missing_ok=True)
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
+            else:
+                temp.unlink(missing_ok=True)
         self._pending.clear()
+
+
+def _replace(temp: Path, target: Path) -> None:
+    """Rename `temp` over `target`; a folder on either side is first moved aside, then removed."""
+    if not (temp.is_dir() or target.is_dir()):
+        os.replace(temp, target)
+        return
+    aside = target.with_name(f".{target.name}.old")
+    shutil.rmtree(aside, ignore_errors=True)
+    if target.exists():
+        os.replace(target, aside)
+    os.replace(temp, target)
+    if aside.is_dir():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        aside.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -155,3 +183,16 @@ def output_set() -> Iterator[OutputSet]:
         outputs.discard()
         raise
     outputs.commit()
+
+
+def parquet_folder_bytes(folder: Path) -> bytes:
+    """A partitioned Parquet folder as the bytes of one Parquet file, its parts in name order."""
+    import io
+
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    files = sorted(str(path) for path in folder.rglob("*.parquet"))
+    buffer = io.BytesIO()
+    pq.write_table(ds.dataset(files, format="parquet").to_table(), buffer)
+    return buffer.getvalue()

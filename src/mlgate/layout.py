@@ -24,6 +24,7 @@ class Layout:
     data_report: Path = Path("reports/data.json")
     profile: Path = Path("reports/reference_profile.json")
     metrics: Path = Path("reports/metrics.json")
+    sweep: Path = Path("reports/sweep.json")
     predictions: Path = Path("reports/predictions.parquet")
     plots: Path = Path("reports/plots")
     model: Path = Path("models/model.skops")

@@ -115,7 +115,7 @@ def _confusion_counts(p: Predictions, w: np.ndarray) -> tuple[np.ndarray, np.nda
     return w @ (actual * predicted), w @ predicted, w @ actual
 
 
-def _divide(num: np.ndarray, den: np.ndarray, empty: float = 0.0) -> np.ndarray:
+def divide(num: np.ndarray, den: np.ndarray, empty: float = 0.0) -> np.ndarray:
     """Divide, with `empty` where the denominator is 0 (0 is scikit-learn's zero_division)."""
     return np.divide(num, den, out=np.full(np.shape(num), empty, dtype=float), where=den > 0)
 
@@ -124,15 +124,23 @@ def _per_class(p: Predictions, w: np.ndarray, kind: str, shared: dict[str, Any])
     """Precision, recall or f1: of the positive (second) class when binary, else averaged over classes."""
     if "counts" not in shared:  # one confusion count serves precision, recall and f1
         shared["counts"] = _confusion_counts(p, w)
-    tp, predicted, actual = shared["counts"]
+    return per_class_from_counts(kind, shared["counts"], p.class_average)
+
+
+def per_class_from_counts(
+    kind: str, counts: tuple[np.ndarray, np.ndarray, np.ndarray], average: str | None
+) -> np.ndarray:
+    """Precision, recall or f1 from weighted (true positive, predicted, actual) counts, B × classes:
+    of the second class when `average` is None (binary), else averaged over classes that way."""
+    tp, predicted, actual = counts
     num, den = {"precision": (tp, predicted), "recall": (tp, actual)}.get(kind, (2 * tp, predicted + actual))
-    if not p.multiclass:
-        return _divide(num[:, 1], den[:, 1])
-    if p.average == "micro":
-        return _divide(num.sum(axis=1), den.sum(axis=1))
-    values = _divide(num, den)
-    weights = actual if p.average == "weighted" else ((predicted + actual) > 0).astype(float)
-    return _divide((values * weights).sum(axis=1), weights.sum(axis=1))
+    if average is None:
+        return divide(num[:, 1], den[:, 1])
+    if average == "micro":
+        return divide(num.sum(axis=1), den.sum(axis=1))
+    values = divide(num, den)
+    weights = actual if average == "weighted" else ((predicted + actual) > 0).astype(float)
+    return divide((values * weights).sum(axis=1), weights.sum(axis=1))
 
 
 def _auc(score: np.ndarray, positive: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -151,7 +159,7 @@ def _auc(score: np.ndarray, positive: np.ndarray, w: np.ndarray) -> np.ndarray:
     neg_below = np.cumsum(group_neg, axis=1) - group_neg
     area = (group_pos * (neg_below + 0.5 * group_neg)).sum(axis=1)
     total = group_pos.sum(axis=1) * group_neg.sum(axis=1)
-    return _divide(area, total, empty=np.nan)
+    return divide(area, total, empty=np.nan)
 
 
 def class_aucs(p: Predictions, w: np.ndarray) -> np.ndarray:
@@ -171,7 +179,7 @@ def _roc_auc(p: Predictions, w: np.ndarray) -> np.ndarray:
     defined = ~np.isnan(aucs)
     support = (w @ _onehot(p.y_true, p.labels)).T if p.average == "weighted" else np.ones_like(aucs)
     weights = np.where(defined, support, 0.0)
-    return _divide((np.where(defined, aucs, 0.0) * weights).sum(axis=0), weights.sum(axis=0), np.nan)
+    return divide((np.where(defined, aucs, 0.0) * weights).sum(axis=0), weights.sum(axis=0), np.nan)
 
 
 def _log_loss(p: Predictions, w: np.ndarray) -> np.ndarray:
@@ -191,7 +199,7 @@ def _r2(p: Predictions, w: np.ndarray) -> np.ndarray:
     mean = (w @ p.y_true) / w.sum(axis=1)
     total = np.einsum("bi,bi->b", w, (p.y_true[None, :] - mean[:, None]) ** 2)
     residual = w @ (p.y_true - p.y_pred) ** 2
-    value = np.where(total > 0, 1.0 - _divide(residual, total), np.where(residual > 0, 0.0, 1.0))
+    value = np.where(total > 0, 1.0 - divide(residual, total), np.where(residual > 0, 0.0, 1.0))
     return np.where((w > 0).sum(axis=1) >= 2, value, np.nan)
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import glob
 import shlex
 from pathlib import Path
 from typing import Any
 
+from mlgate.datasets.sources import is_url
 from mlgate.errors import ConfigError
+from mlgate.layout import LAYOUT
 from mlgate.project import Project
 from mlgate.yamldoc import YamlDocument, dotted_get, read_yaml
 
 ABSENT = object()  # what dotted_get answers for a key params.yaml does not set
+SWEEP_RANKING = ("evaluate.primary", "evaluate.average", "evaluate.bootstrap")  # what ranks model.sweep
 
 
 def _param_keys(entry: Any, params_file: str) -> list[str]:
@@ -56,22 +60,37 @@ def _stage_problems(
 def _source_problems(dvc: YamlDocument, stages: dict[str, Any], params: dict[str, Any]) -> list[str]:
     """A file source must be a dependency of the data stage, or DVC will not notice it change."""
     source = params["data"]["source"]
-    if source.startswith(("sklearn:", "python:")):
-        return []
+    if source.startswith(("sklearn:", "python:")) or is_url(source):
+        return []  # an s3:// source is DVC's to track only as an external dependency (docs/scaling.md)
+    wanted = source_dependency(source)
     for name, stage in stages.items():
         if isinstance(stage, dict) and _command(stage)[:3] == ["mlgate", "stage", "data"]:
-            deps = [str(d) for d in stage.get("deps") or []]
-            if source not in deps:
-                return [
-                    str(dvc.error(("stages", name, "deps"), f"data.source {source!r} must be listed in deps"))
-                ]
+            deps = {str(d).rstrip("/") for d in stage.get("deps") or []}
+            if wanted not in deps:
+                shown = f"data.source {source!r}" + (f" (its folder {wanted!r})" if wanted != source else "")
+                return [str(dvc.error(("stages", name, "deps"), f"{shown} must be listed in deps"))]
     return []
+
+
+def source_dependency(source: str) -> str:
+    """What the data stage must depend on for DVC to see a source change: the file or folder, or for a
+    glob the folder before its first wildcard."""
+    if not glob.has_magic(source):
+        return source.rstrip("/")
+    fixed = []
+    for part in Path(source).parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed).as_posix() if fixed else "."
 
 
 def _source_exists(project: Project, params: dict[str, Any], produced: set[str]) -> None:
     """A file source must exist, be DVC-tracked, or be an output of a stage, so that DVC brings it."""
-    source = params["data"]["source"]
-    if source.startswith(("sklearn:", "python:")) or project.resolve(source).exists():
+    source = source_dependency(params["data"]["source"])
+    if params["data"]["source"].startswith(("sklearn:", "python:")) or is_url(source):
+        return
+    if project.resolve(source).exists():
         return
     if project.resolve(f"{source}.dvc").exists() or source in produced or source in _lock_outs(project):
         return
@@ -125,7 +144,35 @@ def _check_dvc(project: Project, dvc_file: Path, params: dict[str, Any]) -> set[
         for p in _stage_problems(dvc, name, stage, raw, project.params_file.name)
     ]
     problems += _source_problems(dvc, stages, params)
+    if params["model"]["sweep"]:
+        problems += _sweep_problems(dvc, stages, raw, project.params_file.name)
     if problems:
         raise ConfigError("\n".join(problems))
-    outs = [out for stage in stages.values() if isinstance(stage, dict) for out in stage.get("outs") or []]
-    return {str(next(iter(out)) if isinstance(out, dict) and out else out) for out in outs}
+    return {path for stage in stages.values() if isinstance(stage, dict) for path in _out_paths(stage)}
+
+
+def _out_paths(stage: dict[str, Any]) -> list[str]:
+    return [str(next(iter(out)) if isinstance(out, dict) and out else out) for out in stage.get("outs") or []]
+
+
+def _sweep_problems(dvc: YamlDocument, stages: dict[str, Any], raw: Any, params_file: str) -> list[str]:
+    """A sweep's train stage outputs reports/sweep.json and re-runs when what ranks its candidates changes."""
+    problems = []
+    for name, stage in stages.items():
+        if not (isinstance(stage, dict) and _command(stage)[:3] == ["mlgate", "stage", "train"]):
+            continue
+        if LAYOUT.sweep.as_posix() not in _out_paths(stage):
+            problems.append(
+                str(dvc.error(("stages", name, "outs"), f"model.sweep writes {LAYOUT.sweep}: list it"))
+            )
+        listed = [key for entry in stage.get("params") or [] for key in _param_keys(entry, params_file)]
+        unlisted = [
+            key
+            for key in SWEEP_RANKING
+            if dotted_get(raw, key, ABSENT) is not ABSENT
+            and not any(key == entry or key.startswith(f"{entry}.") for entry in listed)
+        ]
+        if unlisted:
+            why = f"model.sweep ranks its candidates by {', '.join(unlisted)}: list them, so that DVC re-runs"
+            problems.append(str(dvc.error(("stages", name, "params"), f"{why} train when they change")))
+    return problems

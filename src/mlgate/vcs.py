@@ -193,13 +193,32 @@ def dvc_reader(root: Path, rev: str) -> Reader:
 
     def read(path: str) -> bytes | None:
         # DVC signals a missing object in many ways (PathMissingError, DataIndexDirError, OSError)
+        target = (prefix / path).as_posix()
         try:
-            data: bytes = dvc.api.read((prefix / path).as_posix(), repo=str(top), rev=rev, mode="rb")
+            data: bytes = dvc.api.read(target, repo=str(top), rev=rev, mode="rb")
+        except IsADirectoryError:
+            return _read_folder(top, rev, target)
         except Exception:
             return None
         return data
 
     return read
+
+
+def _read_folder(top: Path, rev: str, path: str) -> bytes | None:
+    """A DVC-tracked Parquet folder at a revision, as one Parquet file's bytes."""
+    import tempfile
+
+    from dvc.api import DVCFileSystem
+
+    from mlgate.fsio import parquet_folder_bytes
+
+    with tempfile.TemporaryDirectory(prefix="mlgate-dvc-") as temp:
+        try:
+            DVCFileSystem(str(top), rev=rev).get(path, temp, recursive=True)
+            return parquet_folder_bytes(Path(temp))
+        except Exception:  # the same many ways as a file
+            return None
 
 
 def dvc_cache_dir(root: Path) -> Path:

@@ -72,7 +72,7 @@ def infer_schema(frame: pd.DataFrame, data: dict[str, Any], task: str) -> Featur
 
 def read_prepared(split: Path, schema_file: Path, shown: str) -> tuple[pd.DataFrame, FeatureSchema]:
     """A prepared split (named `shown` in messages) and the feature schema the data stage wrote beside it."""
-    if not split.is_file() or not schema_file.is_file():
+    if not split.exists() or not schema_file.is_file():
         raise DataValidationError(f"{shown}: not found; run the data stage first (`dvc repro data`)")
     schema = FeatureSchema.from_dict(json.loads(schema_file.read_text(encoding="utf-8")))
     return pd.read_parquet(split), schema
@@ -80,11 +80,11 @@ def read_prepared(split: Path, schema_file: Path, shown: str) -> tuple[pd.DataFr
 
 def prepared_columns(split: Path) -> list[str] | None:
     """The columns of a prepared split, read from its Parquet footer; None before the data stage ran."""
-    if not split.is_file():
+    if not split.exists():
         return None
-    import pyarrow.parquet as pq
+    import pyarrow.dataset as ds
 
-    try:
-        return list(pq.read_schema(split).names)
+    try:  # a file, or the partitioned folder the dask engine writes
+        return list(ds.dataset(split, format="parquet").schema.names)
     except (OSError, ValueError):
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import glob
 import importlib
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pandas as pd
 
 from mlgate.datasets.missing import read_csv
 from mlgate.datasets.schema import check_columns
-from mlgate.errors import ConfigError, DataValidationError
+from mlgate.errors import ConfigError, DataValidationError, MissingDependencyError, MlgateError
 
 BUNDLED = ("breast_cancer", "wine", "iris", "diabetes", "digits")
 FIELD = "params.yaml: data.source"
@@ -19,12 +20,88 @@ TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
 def load_source(source: str, root: Path) -> pd.DataFrame:
-    """The data a source names: `sklearn:<name>`, a CSV/Parquet path under `root`, or `python:<mod>:<fn>`."""
+    """The data a source names: `sklearn:<name>`, `python:<mod>:<fn>`, or CSV/Parquet files (one path, a
+    folder, a glob or an s3:// URL, see `table_files`) read as one table."""
     if source.startswith("sklearn:"):
         return _load_bundled(source.removeprefix("sklearn:"))
     if source.startswith("python:"):
         return _load_python(source.removeprefix("python:"), root)
-    return load_table(root / source, FIELD, shown=source)
+    files = table_files(source, root)
+    if len(files) == 1 and not is_url(files[0]):
+        return load_table(Path(files[0]), FIELD, shown=source)
+    frames = [_read_file(name, source) for name in files]
+    _same_columns(frames, files)
+    return pd.concat(frames, ignore_index=True)
+
+
+def is_url(source: str) -> bool:
+    """Whether a source is read through fsspec (`s3://…`) rather than from the project folder."""
+    return "://" in source
+
+
+def table_files(source: str, root: Path) -> list[str]:
+    """The CSV or Parquet files a source names, in name order: one file, every such file under a folder,
+    the files a glob matches, or the same for an `s3://` URL. All of them must be one format."""
+    names = _url_files(source) if is_url(source) else _local_files(source, root)
+    if not names:
+        raise ConfigError(f"{FIELD}: {source}: no .csv or .parquet file there")
+    kinds = {TABLE_SUFFIXES.get(Path(name).suffix.lower()) for name in names}
+    if None in kinds or len(kinds) > 1:
+        raise ConfigError(f"{FIELD}: {source}: mixes formats; give only .csv or only .parquet files")
+    return names
+
+
+def table_kind(files: list[str]) -> str:
+    """`csv` or `parquet`, for files `table_files` returned."""
+    return TABLE_SUFFIXES[Path(files[0]).suffix.lower()]
+
+
+def _local_files(source: str, root: Path) -> list[str]:
+    if glob.has_magic(source):
+        return [str(root / name) for name in sorted(glob.glob(source, root_dir=root, recursive=True))]
+    path = root / source
+    if path.is_dir():
+        found = (p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+        return sorted(str(p) for p in found)
+    return [str(path)]
+
+
+def _url_files(source: str) -> list[str]:
+    try:
+        import fsspec
+
+        fs, _, _ = fsspec.get_fs_token_paths(source)
+        if glob.has_magic(source):
+            found = fs.glob(source)
+        elif fs.isdir(source):
+            found = [p for p in fs.find(source) if Path(p).suffix.lower() in TABLE_SUFFIXES]
+        else:
+            found = [source] if fs.exists(source) else []
+    except ImportError as exc:
+        raise MissingDependencyError(f"{FIELD}: {source}: needs `pip install mlgate[s3]` ({exc})") from None
+    except Exception as exc:  # fsspec's backends raise their own types for a bad bucket or credentials
+        raise ConfigError(f"{FIELD}: {source}: cannot list: {exc}") from None
+    protocol = source.split("://", 1)[0]
+    return sorted(p if "://" in p else f"{protocol}://{p}" for p in found)
+
+
+def _read_file(name: str, source: str) -> pd.DataFrame:
+    kind = TABLE_SUFFIXES[Path(name).suffix.lower()]
+    if not is_url(name):
+        return load_table(Path(name), FIELD, shown=name)
+    try:
+        return read_csv(name) if kind == "csv" else pd.read_parquet(name)
+    except Exception as exc:  # fsspec, pandas and pyarrow raise many types for a missing or bad object
+        raise DataValidationError(f"{FIELD}: {name}: cannot read: {exc}") from None
+
+
+def _same_columns(frames: list[pd.DataFrame], files: list[str]) -> None:
+    first = list(frames[0].columns)
+    for frame, name in zip(frames[1:], files[1:], strict=True):
+        if list(frame.columns) != first:
+            raise DataValidationError(
+                f"{name}: its columns differ from {files[0]}'s; every file of a source must have the same"
+            )
 
 
 def header_columns(source: str, root: Path) -> list[str] | None:
@@ -32,9 +109,17 @@ def header_columns(source: str, root: Path) -> list[str] | None:
     if source.startswith("sklearn:"):
         name = source.removeprefix("sklearn:")
         return list(_load_bundled(name).columns) if name in BUNDLED else None
-    path = root / source
+    if source.startswith("python:"):
+        return None
+    try:
+        files = table_files(source, root)
+    except MlgateError:
+        return None  # the data stage reports a source it cannot list with its own message
+    if is_url(files[0]):
+        return None  # listing a bucket is cheap, reading it is not: the data stage checks it
+    path = Path(files[0])
     kind = TABLE_SUFFIXES.get(path.suffix.lower())
-    if source.startswith("python:") or kind is None or not path.is_file():
+    if kind is None or not path.is_file():
         return None
     try:
         if kind == "parquet":

@@ -33,6 +33,7 @@ from mlgate.report.compare import (
 )
 from mlgate.report.gate import VerdictRows, check_gates
 from mlgate.report.headline import headline
+from mlgate.report.leaderboard import leaderboard
 from mlgate.report.policy import judging_policy
 from mlgate.report.recorded import against_recorded, unrecorded_base
 
@@ -40,7 +41,7 @@ MARKER = "<!-- mlgate-report -->"
 FORMAT = "mlgate-report/1"
 DIGITS = 6  # JSON keeps 6 decimals: enough for any metric, no float noise
 LONG_DECIMAL = re.compile(r"^[-+]?\d+\.\d{7,}(e[-+]?\d+)?$")
-AS_WRITTEN = ("params", "estimator")  # shown as params.yaml spells them: never rounded
+AS_WRITTEN = ("params", "estimator")  # shown as params.yaml spells them, wherever they are: never rounded
 
 
 def _statistics(
@@ -203,6 +204,7 @@ def assemble_report(
         "metrics": rows,
         "params": changes,
         "estimator": params_diff["estimator"] if params_diff else None,
+        "sweep": leaderboard(head.sweep),
         "policy": policy.to_data(),
         "data": data,
         "slices": slice_changes(base.metrics, head.metrics, gap_metric),
@@ -212,17 +214,18 @@ def assemble_report(
         "reproduce": _reproduce(rev),
         "metrics_json": {"base": base.metrics, "pr": head.metrics},
     }
-    return {key: value if key in AS_WRITTEN else tidy(value) for key, value in report.items()}
+    return {key: value if key in AS_WRITTEN else tidy(value, AS_WRITTEN) for key, value in report.items()}
 
 
-def tidy(value: Any) -> Any:
-    """Round every float to a fixed number of decimals, so no float noise reaches any output."""
+def tidy(value: Any, keep: tuple[str, ...] = ()) -> Any:
+    """Round every float to a fixed number of decimals, so no float noise reaches any output; what a key
+    in `keep` holds stays as it is."""
     if isinstance(value, float):
         return round(value, DIGITS)
     if isinstance(value, dict):
-        return {_tidy_key(key): tidy(item) for key, item in value.items()}
+        return {_tidy_key(key): item if key in keep else tidy(item, keep) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [tidy(item) for item in value]
+        return [tidy(item, keep) for item in value]
     return value
 
 

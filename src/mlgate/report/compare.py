@@ -31,7 +31,7 @@ from mlgate.monitor.stats import adjust_pvalues
 from mlgate.report.sides import Outputs
 
 PAIRED, UNPAIRED = "paired", "unpaired"
-NOT_METRICS = {"n_test", "slices", "average"}
+NOT_METRICS = {"n_test", "slices", "average", "bootstrap"}
 SUBSAMPLE_ROWS = 5_000  # above this many test rows, Δ's CI uses an m-out-of-n bootstrap (delta_tests)
 
 

@@ -9,6 +9,7 @@ from mlgate.metrics import HIGHER_IS_BETTER, display_name
 from mlgate.report.build import MARKER
 from mlgate.report.markdown_changes import data_section, params_section, slices_section
 from mlgate.report.markdown_plots import plots_section
+from mlgate.report.markdown_sweep import sweep_section
 from mlgate.report.md import ARROW, interval, num, p_text, pct, table
 from mlgate.untrusted import code_span, md_text
 
@@ -234,6 +235,7 @@ def render_markdown(report: dict[str, Any], budget: int = BUDGET) -> str:
         "metrics": metrics_section(report),
         "recorded": recorded_section(report),
         "params": params_section(report),
+        "sweep": sweep_section(report),
         "data": data_section(report),
         "slices": slices_section(report),
         "plots": plots_section(report),

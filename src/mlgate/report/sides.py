@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
+from mlgate.fsio import parquet_folder_bytes
 from mlgate.layout import LAYOUT
 from mlgate.project import Project
 from mlgate.vcs import (
@@ -49,6 +50,7 @@ class Outputs:
     revision: str | None = None
     profile: dict[str, Any] | None = None  # the reference profile of the train split
     train: Path | None = None  # the workspace's train split (the PR side only)
+    sweep: dict[str, Any] | None = None  # the train stage's reports/sweep.json
 
     @property
     def has_metrics(self) -> bool:
@@ -70,6 +72,7 @@ def load_outputs(reader: Reader, outputs: Outputs) -> Outputs:
 
     outputs.metrics, outputs.data = parsed(LAYOUT.metrics), parsed(LAYOUT.data_report)
     outputs.card, outputs.profile = parsed(LAYOUT.card), parsed(LAYOUT.profile)
+    outputs.sweep = parsed(LAYOUT.sweep)
     raw = reader(LAYOUT.predictions.as_posix())
     outputs.predictions = None if raw is None else pd.read_parquet(io.BytesIO(raw))
     outputs.plots = {
@@ -81,6 +84,8 @@ def load_outputs(reader: Reader, outputs: Outputs) -> Outputs:
 def _file_reader(folder: Path) -> Reader:
     def read(path: str) -> bytes | None:
         target = folder / path
+        if target.is_dir():  # the dask engine's partitioned predictions
+            return parquet_folder_bytes(target)
         return target.read_bytes() if target.is_file() else None
 
     return read
@@ -142,6 +147,7 @@ def _try_dvc(project: Project, sha: str, outputs: Outputs, outs: dict[str, str])
         LAYOUT.data_report: loaded.data,
         LAYOUT.predictions: loaded.predictions,
         LAYOUT.card: loaded.card,
+        LAYOUT.sweep: loaded.sweep,
     }
     missing = [path for path, value in fields.items() if path.as_posix() in outs and value is None]
     return None if missing else loaded

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.console import Console
@@ -106,6 +107,24 @@ def _pairs_table(title: str, rows: list[tuple[str, Any, Any]]) -> Table:
     return table
 
 
+def _sweep_table(board: dict[str, Any]) -> Table:
+    """The PR's top sweep candidates on the validation split, as the markdown's leaderboard."""
+    metric = display_name(board["metric"], board["average"]) + (" ↑" if board["higher_is_better"] else " ↓")
+    title = f"Sweep: top of {board['candidates']} candidates by validation {metric}"
+    table = Table(title=escape(title), title_justify="left")
+    table.add_column("rank", justify="right")
+    for name in board["varying"]:
+        table.add_column(escape(str(name)), justify="left")
+    table.add_column("validation", justify="right")
+    table.add_column("CI", justify="left")
+    table.add_column("", justify="left")
+    for row in board["top"]:
+        params = [json.dumps(row["params"].get(name), default=str) for name in board["varying"]]
+        shown = [_num(row["rank"]), *params, _num(row["value"]), interval(row["ci"], signed=False)]
+        table.add_row(*map(escape, shown), "winner" if row["winner"] else "")
+    return table
+
+
 def print_report(console: Console, report: dict[str, Any]) -> None:
     """Headline, gate checks, metrics, params, data and slices."""
     head, base = report["headline"], report["base"]
@@ -128,6 +147,12 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
     console.print(_metrics_table(report))
     changes = [(f"{c['key']} ({c['change']})", c["base"], c["pr"]) for c in report["params"]]
     console.print(_pairs_table("Params changes", changes) if changes else "No params changed.")
+    if board := report.get("sweep"):
+        console.print(_sweep_table(board))
+        if board["margin"]:
+            margin = board["margin"]
+            lead = f"winner − runner-up: {_num(margin['value'], True)} {interval(margin['ci'])}"
+            console.print(f"[dim]{escape(lead)}; the test split took no part in the selection[/dim]")
     data = report["data"]
     rows = [(key, *data[key]) for key in ("rows", "train_rows", "test_rows")]
     rows += [(f"class {k} share", *v) for k, v in (data.get("class_balance") or {}).items()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlgate.compute import Engine, LocalEngine
+from mlgate.compute import Engine, open_engine
 from mlgate.datasets.schema import prepared_columns
 from mlgate.project import Project
 
@@ -24,4 +24,8 @@ def run_stage(project: Project, name: str, engine: Engine | None = None) -> None
 
             project.document().raise_problems(estimator_problems(params["model"]))
     project.check_version()
-    module.run(project, params, engine or LocalEngine())
+    if engine is not None:
+        module.run(project, params, engine)
+        return
+    with open_engine(params["compute"]) as opened:
+        module.run(project, params, opened)

@@ -50,6 +50,11 @@ def prepare(
 
 def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
     """Run the data stage."""
+    if engine.name == "dask":
+        from mlgate.cluster import data as on_cluster
+
+        on_cluster.run(project, params)
+        return
     train, test, schema, data_hash = prepare(project, params, engine)
     with step("profile train split"):
         profile = reference_profile(train, schema, params["data"]["profile"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,9 +15,10 @@ from mlgate.compute import Engine
 from mlgate.datasets.missing import as_model_input
 from mlgate.datasets.schema import ROW_ID, FeatureSchema, read_prepared
 from mlgate.errors import DataValidationError
-from mlgate.fsio import output_set
+from mlgate.fsio import OutputSet, output_set
 from mlgate.metrics import (
     HIGHER_IS_BETTER,
+    NEEDS_PROBA,
     Predictions,
     display_name,
     metric_names,
@@ -74,6 +77,8 @@ def permutation_importance(
     settings = params["evaluate"]["permutation_importance"]
     sample = test.sample(n=min(len(test), settings["max_rows"]), random_state=settings["seed"])
     name, average = primary_metric(params), params["evaluate"]["average"]
+    if name in NEEDS_PROBA and not hasattr(model, "predict_proba"):
+        name = "accuracy"  # what the model can be scored on; the plot names the metric
     with (
         step(f"permutation importance on {len(sample)} rows"),
         np.errstate(invalid="ignore", divide="ignore"),
@@ -113,6 +118,9 @@ def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
     """Run the evaluate stage."""
     files = project.files
     model, card = load_model(files.model, files.card, params["serve"]["trusted_types"])
+    if engine.name == "dask":
+        _run_on_cluster(project, params, model, card)
+        return
     test, schema = read_prepared(files.test, files.schema, project.shown(files.test))
     test = as_model_input(test, schema.categorical)
     with step(f"predict {len(test)} test rows"):
@@ -126,26 +134,77 @@ def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
     metrics["n_test"] = predictions.rows
     if params["evaluate"]["slices"]:
         metrics["slices"] = slices(names, predictions, test, params)
+    plots = stage_plots(model, table, test, schema, params, card)
+
+    def write(outputs: OutputSet) -> tuple[dict[str, Any], dict[str, Any]]:
+        outputs.parquet(files.predictions, table)
+        return metrics, plots
+
+    write_outputs(project, write)
+    print(f"evaluate: {summary_line(metrics, names)}")
+
+
+def _run_on_cluster(project: Project, params: dict[str, Any], model: Any, card: dict[str, Any]) -> None:
+    """Predict and score where the test partitions live; plots and importance from a seeded sample."""
+    from mlgate.cluster import evaluate as on_cluster
+
+    files = project.files
+    schema = FeatureSchema.from_dict(json.loads(files.schema.read_text(encoding="utf-8")))
+    test, names = on_cluster.read_test(files.test), metric_names(params)
+    found: dict[str, Any] = {}
+
+    def write(outputs: OutputSet) -> tuple[dict[str, Any], dict[str, Any]]:
+        def predict(folder: Path) -> None:
+            found["metrics"], found["sample"] = on_cluster.predict_and_score(
+                test, folder, model, schema, card, params, names
+            )
+
+        outputs.folder(files.predictions, predict)
+        sample = found["sample"]
+        rows = as_model_input(on_cluster.test_sample(test, sample[ROW_ID]), schema.categorical)
+        return found["metrics"], stage_plots(model, sample, rows, schema, params, card)
+
+    write_outputs(project, write)
+    print(f"evaluate: {summary_line(found['metrics'], names)} (on the cluster)")
+
+
+def summary_line(metrics: dict[str, Any], names: list[str]) -> str:
+    """The stage's last line: every metric's point value."""
+    return ", ".join(f"{n}={metrics[n]['value']:.4f}" for n in names if n in metrics)
+
+
+def stage_plots(
+    model: Any,
+    table: pd.DataFrame,
+    test: pd.DataFrame,
+    schema: FeatureSchema,
+    params: dict[str, Any],
+    card: dict[str, Any],
+) -> dict[str, Any]:
+    """The DVC plots of the task, and permutation importance when enabled."""
+    average = params["evaluate"]["average"] if len(card["classes"]) > 2 else None
     plots = (
-        classification_plots(table, card["classes"], predictions.class_average)
+        classification_plots(table, card["classes"], average)
         if schema.task == "classification"
         else regression_plots(table)
     )
     if params["evaluate"]["permutation_importance"]["enabled"]:
         plots["importance.json"] = importance_plot(permutation_importance(model, test, schema, params, card))
-    _write(project, metrics, table, plots)
-    summary = ", ".join(f"{n}={metrics[n]['value']:.4f}" for n in names)
-    print(f"evaluate: {summary}")
+    return plots
 
 
-def _write(project: Project, metrics: dict[str, Any], table: pd.DataFrame, plots: dict[str, Any]) -> None:
+def write_outputs(
+    project: Project, predictions: Callable[[OutputSet], tuple[dict[str, Any], dict[str, Any]]]
+) -> None:
+    """Write the predictions through `predictions(outputs)`, then the metrics and plots it returns: all
+    of them, or none."""
     files = project.files
     staging = files.plots.with_name(".plots.new")
     shutil.rmtree(staging, ignore_errors=True)
     with output_set() as outputs:
+        metrics, plots = predictions(outputs)
         for name, content in plots.items():
             (outputs.text if isinstance(content, str) else outputs.json)(staging / name, content)
-        outputs.parquet(files.predictions, table)
         outputs.json(files.metrics, metrics)
     shutil.rmtree(files.plots, ignore_errors=True)
     staging.rename(files.plots)

@@ -10,12 +10,13 @@ import pandas as pd
 
 from mlgate.compute import Engine
 from mlgate.datasets.missing import as_model_input
-from mlgate.datasets.schema import FeatureSchema, read_prepared
+from mlgate.datasets.schema import FeatureSchema
 from mlgate.errors import ConfigError
 from mlgate.fsio import output_set, sha256_file
 from mlgate.modelio import library_versions, save_model
 from mlgate.progress import step
 from mlgate.project import Project
+from mlgate.sweep import select, sweep_problems
 from mlgate.yamldoc import Problem
 
 
@@ -57,7 +58,7 @@ def estimator_problems(model: dict[str, Any]) -> list[Problem]:
     wanted = {"classification": "classifier", "regression": "regressor"}[model["task"]]
     if kind is not None and kind != wanted:
         return [(("model", "estimator"), f"{cls.__name__} is a {kind}, but model.task is {model['task']}")]
-    return []
+    return sweep_problems(model, cls)
 
 
 def build_estimator(model: dict[str, Any]) -> Any:
@@ -107,7 +108,11 @@ def build_pipeline(model: dict[str, Any], schema: FeatureSchema) -> Any:
 
 
 def model_card(
-    pipeline: Any, frame: pd.DataFrame, schema: FeatureSchema, model: dict[str, Any]
+    pipeline: Any,
+    frame: pd.DataFrame,
+    schema: FeatureSchema,
+    model: dict[str, Any],
+    categories: dict[str, list[Any]] | None = None,
 ) -> dict[str, Any]:
     """Everything needed to serve and audit the model, except the sha256 added after saving."""
     classes = [_plain(c) for c in getattr(pipeline, "classes_", [])]
@@ -115,13 +120,14 @@ def model_card(
         "task": schema.task,
         "target": schema.target,
         "estimator": model["estimator"],
+        "params": model["params"],
         "features": [{"name": c, "kind": "numeric", "dtype": str(frame[c].dtype)} for c in schema.numeric]
         + [
             {
                 "name": c,
                 "kind": "categorical",
                 "dtype": "string",
-                "categories": sorted(frame[c].dropna().unique().tolist()),
+                "categories": categories[c] if categories else sorted(frame[c].dropna().unique().tolist()),
             }
             for c in schema.categorical
         ],
@@ -138,16 +144,22 @@ def _plain(value: Any) -> Any:
 def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
     """Run the train stage."""
     files = project.files
-    frame, schema = read_prepared(files.train, files.schema, project.shown(files.train))
+    frame, schema = engine.training_rows(project, params)
     frame = as_model_input(frame, schema.categorical)
-    pipeline = build_pipeline(params["model"], schema)
+    with engine.parallel():
+        chosen = select(
+            params, frame, schema, lambda point: build_pipeline({**params["model"], "params": point}, schema)
+        )
+    model = {**params["model"], "params": chosen.params}
+    pipeline = build_pipeline(model, schema)
     estimator = params["model"]["estimator"]
     with step(f"fit {estimator} on {len(frame)} rows"):
         try:
             pipeline = engine.fit(pipeline, frame, schema)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"params.yaml: model: {estimator} failed to fit: {exc}") from None
-    card = model_card(pipeline, frame, schema, params["model"])
+    card = model_card(pipeline, frame, schema, model, engine.categories(frame, schema))
+    card["fit"] = engine.fit_record(pipeline, frame)
     with output_set() as outputs:
         outputs.add(files.model, lambda temp: save_model(pipeline, temp))
         card.update(
@@ -155,4 +167,5 @@ def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
             size=outputs.pending_path(files.model).stat().st_size,
         )
         outputs.json(files.card, card)
+        outputs.json(files.sweep, chosen.record)
     print(f"train: {estimator} saved to {project.shown(files.model)} (sha256 {card['sha256'][:12]})")

@@ -1,0 +1,120 @@
+"""The evaluate stage's cluster half: predictions made where the partitions live and written as a
+partitioned folder, metrics merged from per-partition sums, roc_auc from merged score histograms.
+
+The workers write the predictions into the project folder, so they must see it (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlgate.cluster import metrics as merged_metrics
+from mlgate.cluster.frames import read_prepared
+from mlgate.datasets.missing import as_model_input
+from mlgate.datasets.schema import ROW_ID, FeatureSchema
+from mlgate.metrics import Predictions, model_outputs, predictions_from_frame, usable_metrics
+from mlgate.progress import step
+from mlgate.rowhash import uniform
+
+SAMPLE_STREAM = (1 << 30) + 1
+PLOT_ROWS = 200_000  # predictions the plots and importance are drawn from, a seeded sample
+
+
+def _predictions(
+    table: pd.DataFrame, schema: FeatureSchema, card: dict[str, Any], average: str
+) -> Predictions:
+    return predictions_from_frame(table, schema.task, card["classes"], average)
+
+
+def _predict(
+    part: pd.DataFrame,
+    path: Path,
+    model: Any,
+    schema: FeatureSchema,
+    card: dict[str, Any],
+    settings: dict[str, Any],
+) -> tuple[Any, ...]:
+    frame = as_model_input(part, schema.categorical)
+    outputs = model_outputs(model, frame[schema.features], schema.task, card["classes"])
+    table = pd.DataFrame(
+        {ROW_ID: part[ROW_ID].to_numpy(), "target": part[schema.target].to_numpy(), **outputs}
+    )
+    table.to_parquet(path, index=False)
+    p = _predictions(table, schema, card, settings["average"])
+    stats = merged_metrics.partition_stats(p, table[ROW_ID].to_numpy(), settings["bootstrap"], None)
+    sample = table[uniform(table[ROW_ID].to_numpy(), 0, SAMPLE_STREAM) < settings["share"]]
+    return merged_metrics.score_sketches(p), stats, sample
+
+
+def _histograms(
+    path: Path, schema: FeatureSchema, card: dict[str, Any], settings: dict[str, Any], edges: list[np.ndarray]
+) -> dict[str, Any]:
+    table = pd.read_parquet(path)
+    p = _predictions(table, schema, card, settings["average"])
+    return merged_metrics.partition_stats(p, table[ROW_ID].to_numpy(), settings["bootstrap"], edges)
+
+
+def predict_and_score(
+    test: Any,
+    folder: Path,
+    model: Any,
+    schema: FeatureSchema,
+    card: dict[str, Any],
+    params: dict[str, Any],
+    names: list[str],
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Write every partition's predictions to `folder`; return metrics.json's block and a seeded sample
+    of at most PLOT_ROWS predictions (with its test rows) for the plots and the importance."""
+    import dask
+
+    rows = int(test.map_partitions(len).sum().compute())
+    settings = {
+        "average": params["evaluate"]["average"],
+        "bootstrap": params["evaluate"]["bootstrap"],
+        "share": PLOT_ROWS / max(rows, 1),
+    }
+    paths = [folder / f"part.{number:05d}.parquet" for number in range(test.npartitions)]
+    with step(
+        f"predict {rows} test rows on {test.npartitions} partition(s), "
+        f"{settings['bootstrap']['samples']} Poisson resamples"
+    ):
+        parts = dask.compute(
+            *[
+                dask.delayed(_predict)(part, path, model, schema, card, settings)
+                for part, path in zip(test.to_delayed(), paths, strict=True)
+            ]
+        )
+    sample = pd.concat([part[2] for part in parts], ignore_index=True)
+    p = _predictions(sample, schema, card, settings["average"])
+    stats = reduce(merged_metrics.merge_stats, [part[1] for part in parts])
+    names = usable_metrics(names, p)
+    if "roc_auc" in names:
+        edges = merged_metrics.auc_edges([part[0] for part in parts])
+        with step("roc_auc histograms on the cluster"):
+            found = dask.compute(
+                *[dask.delayed(_histograms)(path, schema, card, settings, edges) for path in paths]
+            )
+        histograms: dict[str, Any] = reduce(merged_metrics.merge_stats, list(found))
+        stats = {**stats, **histograms}
+    block = merged_metrics.metric_block(names, stats, p, settings["bootstrap"])
+    if p.class_average:
+        block["average"] = p.class_average
+    block["n_test"] = rows
+    block["bootstrap"] = {"method": "poisson", "samples": settings["bootstrap"]["samples"]}
+    return block, sample
+
+
+def test_sample(test: Any, ids: pd.Series) -> pd.DataFrame:
+    """The test rows of the sampled predictions, for permutation importance."""
+    wanted = set(ids.tolist())
+    return test[test[ROW_ID].isin(wanted)].compute()
+
+
+def read_test(path: Path) -> Any:
+    """The prepared test split as a Dask DataFrame."""
+    return read_prepared(path)

@@ -1,0 +1,91 @@
+"""The train stage's cluster half: a seeded, stratified sample drawn on the workers, and incremental
+learning over every partition for an estimator with `partial_fit`.
+
+What scales: the sample is held by the runner, so `model.train_rows` bounds its memory; an estimator
+with `partial_fit` sees every row, its preprocessing fitted on the sample and then frozen.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import nullcontext
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlgate.cluster.frames import merged, per_partition
+from mlgate.datasets.missing import as_model_input
+from mlgate.datasets.sampling import add_counts, candidates, choose, quotas, strata_counts
+from mlgate.datasets.schema import FeatureSchema
+from mlgate.progress import step
+
+DEFAULT_ROWS = 1_000_000
+
+
+def sample_rows(train: Any, schema: FeatureSchema, rows: int | None, seed: int) -> tuple[pd.DataFrame, int]:
+    """At most `rows` train rows (DEFAULT_ROWS when None), drawn as mlgate.datasets.sampling draws them
+    from one frame, and how many rows the split has in all."""
+    counts = merged(train, strata_counts, add_counts, schema)
+    total = sum(counts.values())
+    if total <= (rows or DEFAULT_ROWS):  # every row, in partition order, as the local engine reads them
+        with step(f"bring the {total} train rows from the cluster"):
+            return train.compute().reset_index(drop=True), total
+    wanted, share = quotas(counts, rows or DEFAULT_ROWS)
+    with step(f"sample {sum(wanted.values())} of {total} train rows on the cluster"):
+        found = pd.concat(per_partition(train, candidates, schema, seed, share), ignore_index=True)
+    return choose(found, wanted), total
+
+
+def _uniques(part: pd.DataFrame, columns: list[str]) -> dict[str, set[str]]:
+    return {column: set(part[column].dropna().astype(str).unique()) for column in columns}
+
+
+def categories(train: Any, columns: list[str]) -> dict[str, list[str]]:
+    """Every category each categorical column takes in the whole train split, sorted."""
+    if not columns:
+        return {}
+    found = merged(train, _uniques, lambda a, b: {c: a[c] | b[c] for c in a}, columns)
+    return {column: sorted(values) for column, values in found.items()}
+
+
+def _transformed(part: pd.DataFrame, preprocess: Any, schema: FeatureSchema) -> tuple[Any, np.ndarray]:
+    frame = as_model_input(part, schema.categorical)
+    return preprocess.transform(frame[schema.features]), frame[schema.target].to_numpy()
+
+
+def fit_incremental(
+    pipeline: Any, train: Any, sample: pd.DataFrame, schema: FeatureSchema, epochs: int
+) -> Any:
+    """Fit the preprocessing on the sample, freeze it, then `partial_fit` the estimator on every
+    partition, transformed on the workers, `epochs` times over."""
+    import dask
+
+    preprocess, estimator = pipeline.named_steps["preprocess"], pipeline.named_steps["estimator"]
+    preprocess.fit(sample[schema.features], sample[schema.target])
+    classes = np.unique(sample[schema.target].to_numpy()) if schema.task == "classification" else None
+    parts = train.to_delayed()
+    for epoch in range(epochs):
+        with step(
+            f"partial_fit over {len(parts)} partition(s), epoch {epoch + 1} of {epochs}", total=len(parts)
+        ) as advance:
+            for part in parts:
+                features, target = dask.compute(dask.delayed(_transformed)(part, preprocess, schema))[0]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    extra = {"classes": classes} if classes is not None else {}
+                    estimator.partial_fit(features, target, **extra)
+                advance(1)
+    return pipeline
+
+
+def fit_on_workers(pipeline: Any, frame: pd.DataFrame, schema: FeatureSchema) -> Any:
+    """Fit on the sample; an estimator with `n_jobs` (forests) runs its joblib parallelism on the workers.
+    One without it fits here, as on the local engine (OpenMP threads are not joblib's to move)."""
+    from joblib import parallel_backend
+
+    estimator = pipeline.named_steps["estimator"]
+    backend = parallel_backend("dask") if "n_jobs" in estimator.get_params() else nullcontext()
+    with backend, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return pipeline.fit(frame[schema.features], frame[schema.target])

@@ -1,0 +1,145 @@
+"""The dask engine on a real cluster (`dask scheduler` and two `dask worker` processes on loopback, 1 GB
+each), against the local engine on the same data: the same splits and profiles, the same point metrics,
+CIs within a stated tolerance, and clear errors for a cluster that cannot be used."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import mlgate
+import tabular
+from cluster import Cluster, cluster
+from mlgate.compute import LocalEngine
+from mlgate.project import Project
+from mlgate.stages import run_stage
+
+pytestmark = pytest.mark.slow
+CI_TOLERANCE = 0.35  # a CI end may differ from the local engine's by this share of the local CI's width
+RESAMPLES = 200
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with cluster(tmp_path_factory.mktemp("dask")) as running:
+        yield running
+
+
+def project_of(root: Path, dataset: tabular.Dataset, files: int = 3) -> dict[str, Any]:
+    """The dataset as `files` Parquet files under data/raw/parts, with params for the hash split."""
+    parts = root / "data" / "raw" / "parts"
+    parts.mkdir(parents=True)
+    rows = len(dataset.frame)
+    for index in range(files):
+        chunk = dataset.frame.iloc[index * rows // files : (index + 1) * rows // files]
+        chunk.to_parquet(parts / f"batch-{index}.parquet", index=False)
+    (root / ".mlgate").mkdir()
+    (root / ".mlgate" / "version").write_text(mlgate.__version__ + "\n")
+    params = json.loads(json.dumps(dataset.params))
+    params["data"].update(source="data/raw/parts")
+    params["data"]["split"]["method"] = "hash"
+    params["evaluate"].pop("slices", None)
+    params["evaluate"]["bootstrap"]["samples"] = RESAMPLES
+    write(root, params)
+    return params
+
+
+def write(root: Path, params: dict[str, Any]) -> None:
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def on_dask(params: dict[str, Any], running: Cluster) -> dict[str, Any]:
+    return {**params, "compute": {"engine": "dask", "address": running.address}}
+
+
+def outputs(root: Path) -> dict[str, Any]:
+    read = lambda name: json.loads((root / name).read_text())  # noqa: E731
+    return {
+        "train": pd.read_parquet(root / "data/prepared/train.parquet").sort_values(
+            "row_id", ignore_index=True
+        ),
+        "test": pd.read_parquet(root / "data/prepared/test.parquet").sort_values("row_id", ignore_index=True),
+        "profile": read("reports/reference_profile.json"),
+        "summary": read("reports/data.json"),
+        "metrics": read("reports/metrics.json"),
+    }
+
+
+def assert_same_profile(local: dict[str, Any], dask: dict[str, Any], train: pd.DataFrame) -> None:
+    """Equal but for where the quantile edges fall, each within the stated rank error."""
+    error = dask["quantile_rank_error"]
+    assert 0 < error < 0.01
+    for name, expected in local["features"].items():
+        found = dask["features"][name]
+        assert found["kind"] == expected["kind"] and found["null_rate"] == pytest.approx(
+            expected["null_rate"]
+        )
+        if expected["kind"] == "categorical":
+            assert found["counts"] == expected["counts"]
+            continue
+        for stat in ("mean", "std", "min", "max"):
+            assert found[stat] == pytest.approx(expected[stat], rel=1e-9)
+        values = np.sort(train[name].dropna().to_numpy(float))
+        targets = (
+            np.linspace(0, 1, len(found["counts"]) + 1)[1:-1]
+            if len(found["edges"]) == len(expected["edges"])
+            else None
+        )
+        assert sum(found["counts"]) == sum(expected["counts"])
+        if targets is not None:
+            ranks = np.searchsorted(values, found["edges"], side="left") / len(values)
+            assert np.all(np.abs(ranks - targets) <= error + 1.0 / len(values))
+
+
+def assert_same_metrics(local: dict[str, Any], dask: dict[str, Any]) -> None:
+    for name, expected in local.items():
+        if not isinstance(expected, dict) or "value" not in expected:
+            continue
+        found = dask[name]
+        bound = found.get("error_bound", 0.0)
+        assert abs(found["value"] - expected["value"]) <= bound + 1e-9 * max(1.0, abs(expected["value"]))
+        width = expected["ci_high"] - expected["ci_low"]
+        for end in ("ci_low", "ci_high"):
+            assert abs(found[end] - expected[end]) <= CI_TOLERANCE * width + 1e-12, (name, end)
+    assert dask["n_test"] == local["n_test"]
+    assert dask["bootstrap"] == {"method": "poisson", "samples": RESAMPLES}
+
+
+@pytest.mark.parametrize("make", tabular.DATASETS, ids=lambda make: make.__name__)
+def test_the_dask_engine_gives_the_local_engines_answers(
+    make: Any, dask_cluster: Cluster, tmp_path: Path
+) -> None:
+    dataset = make()
+    params = project_of(tmp_path, dataset)
+    project = Project.at(tmp_path)
+    for stage in ("data", "train", "evaluate"):
+        run_stage(project, stage, LocalEngine())
+    local = outputs(tmp_path)
+    predicted = pd.read_parquet(tmp_path / "reports/predictions.parquet").sort_values(
+        "row_id", ignore_index=True
+    )
+    write(tmp_path, on_dask(params, dask_cluster))
+    for stage in ("data", "train", "evaluate"):
+        run_stage(Project.at(tmp_path), stage)
+    dask = outputs(tmp_path)
+    pd.testing.assert_frame_equal(dask["train"], local["train"])
+    pd.testing.assert_frame_equal(dask["test"], local["test"])
+    assert sorted(p.name for p in (tmp_path / "data/prepared/train.parquet").iterdir()) == [
+        f"part.{n:05d}.parquet" for n in range(3)
+    ]
+    assert_same_profile(local["profile"], dask["profile"], local["train"])
+    assert_same_metrics(local["metrics"], dask["metrics"])
+    card = json.loads((tmp_path / "models/model.json").read_text())
+    assert card["fit"] == {"method": "all", "rows": len(local["train"]), "of": len(local["train"])}
+    # every train row fits in one sample, so the fit is the local engine's: predictions equal, row by row
+    on_workers = pd.read_parquet(tmp_path / "reports/predictions.parquet").sort_values(
+        "row_id", ignore_index=True
+    )
+    pd.testing.assert_frame_equal(on_workers, predicted)
