@@ -11,9 +11,18 @@ binomial distribution at one-sided 99%: a rate that is truly at its bound fails 
 - Power: the PR's accuracy is lower by an effect sized for 90% power at that n (a two-proportion
   z-test at Holm's first-step level, 5% / 6); accuracy must be flagged worse in at least 80% of trials.
 - Slice-gap null: groups that do not differ; the permutation test of the gap must flag at most 5%.
+
+Null and power also run with the Poisson bootstrap the dask engine records (`bootstrap.method: poisson`,
+weights keyed by synthetic unique row ids): at n = 150 as above, and at n = 6,000 the null only, on
+LARGE_POISSON_TRIALS trials. A trial at n = 6,000 costs as much as a multinomial one, and the full matrix
+would add ~4 minutes to the suite; the nulls guard the hash-picked m-out-of-n subset, and power at
+n = 6,000 rests on the same scoring and sqrt(m / n) rescale the multinomial cases measure. The bounds are
+those above, computed for the number of trials run.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -21,15 +30,33 @@ from scipy.stats import binom, norm
 
 from mlgate.metrics import METRICS_BY_TASK, Predictions, score
 from mlgate.monitor.stats import adjust_pvalues
-from mlgate.report.compare import PAIRED, UNPAIRED, Bootstrap, delta_tests, verdict
+from mlgate.report.compare import MULTINOMIAL, PAIRED, POISSON, UNPAIRED, Bootstrap, delta_tests, verdict
 from mlgate.slicing import slice_metrics
 
 TRIALS, RESAMPLES, ALPHA = 500, 200, 0.05
 NAMES = list(METRICS_BY_TASK["classification"])
 ACCURACY = 0.85  # of the base model, and of both models under the null
 SIZES = (150, 6_000)
-NULL_CUTOFF = int(binom.ppf(0.99, TRIALS, ALPHA))  # flagged trials allowed at a true 5% rate
-POWER_CUTOFF = int(binom.ppf(0.01, TRIALS, 0.80))  # detected trials needed at a true 80% rate
+LARGE_POISSON_TRIALS = 300  # n = 6,000 with the Poisson bootstrap: within the suite's time budget
+
+
+def null_cutoff(trials: int) -> int:
+    """Flagged trials allowed at a true 5% rate."""
+    return int(binom.ppf(0.99, trials, ALPHA))
+
+
+def power_cutoff(trials: int) -> int:
+    """Detected trials needed at a true 80% rate."""
+    return int(binom.ppf(0.01, trials, 0.80))
+
+
+NULL_CUTOFF = null_cutoff(TRIALS)
+NULL_CASES = [
+    *((rows, MULTINOMIAL, TRIALS) for rows in SIZES),
+    (150, POISSON, TRIALS),
+    (6_000, POISSON, LARGE_POISSON_TRIALS),
+]
+POWER_CASES = [*((rows, MULTINOMIAL) for rows in SIZES), (150, POISSON)]
 
 
 def side(y: np.ndarray, accuracy: float, rng: np.random.Generator) -> Predictions:
@@ -41,13 +68,24 @@ def side(y: np.ndarray, accuracy: float, rng: np.random.Generator) -> Prediction
     return Predictions("classification", y, predicted, np.c_[1 - positive, positive], labels=2)
 
 
-def comparison(rows: int, method: str, accuracies: tuple[float, float], seed: int) -> dict[str, str]:
+def with_row_ids(base: Predictions, head: Predictions, method: str, seed: int) -> tuple[Predictions, ...]:
+    """Both sides with unique random row ids: the same ones when paired, none shared when unpaired."""
+    ids = np.random.default_rng([seed, 1]).choice(1 << 62, 2 * base.rows, replace=False)
+    head_ids = ids[: base.rows] if method == PAIRED else ids[base.rows :]
+    return replace(base, row_ids=ids[: base.rows]), replace(head, row_ids=head_ids)
+
+
+def comparison(
+    rows: int, method: str, accuracies: tuple[float, float], seed: int, resampling: str = MULTINOMIAL
+) -> dict[str, str]:
     """Each metric's verdict for one simulated pull request, as the report computes it."""
     rng = np.random.default_rng(seed)
     y_base = (rng.random(rows) < 0.5).astype(int)
     y_head = y_base if method == PAIRED else (rng.random(rows) < 0.5).astype(int)
     base, head = side(y_base, accuracies[0], rng), side(y_head, accuracies[1], rng)
-    tests = delta_tests(NAMES, base, head, method, Bootstrap(RESAMPLES, 1 - ALPHA, seed))
+    if resampling == POISSON:
+        base, head = with_row_ids(base, head, method, seed)
+    tests = delta_tests(NAMES, base, head, method, Bootstrap(RESAMPLES, 1 - ALPHA, seed, resampling))
     adjusted = adjust_pvalues([tests[n].p_value for n in NAMES], "holm")
     return {n: verdict(n, tests[n].delta, p, ALPHA) for n, p in zip(NAMES, adjusted, strict=True)}
 
@@ -64,24 +102,30 @@ def drop_for_power(rows: int) -> float:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", [PAIRED, UNPAIRED])
-@pytest.mark.parametrize("rows", SIZES)
-def test_no_change_is_flagged_at_most_five_percent_of_the_time(rows: int, method: str) -> None:
+@pytest.mark.parametrize(("rows", "resampling", "trials"), NULL_CASES)
+def test_no_change_is_flagged_at_most_five_percent_of_the_time(
+    rows: int, resampling: str, trials: int, method: str
+) -> None:
+    null = (ACCURACY, ACCURACY)
     flagged = sum(
-        any(v != "no significant change" for v in comparison(rows, method, (ACCURACY, ACCURACY), t).values())
-        for t in range(TRIALS)
+        any(v != "no significant change" for v in comparison(rows, method, null, t, resampling).values())
+        for t in range(trials)
     )
-    assert flagged <= NULL_CUTOFF, f"{flagged} of {TRIALS} null comparisons flagged (cutoff {NULL_CUTOFF})"
+    cutoff = null_cutoff(trials)
+    assert flagged <= cutoff, f"{flagged} of {trials} null comparisons flagged (cutoff {cutoff})"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", [PAIRED, UNPAIRED])
-@pytest.mark.parametrize("rows", SIZES)
-def test_a_real_drop_in_accuracy_is_flagged(rows: int, method: str) -> None:
+@pytest.mark.parametrize(("rows", "resampling"), POWER_CASES)
+def test_a_real_drop_in_accuracy_is_flagged(rows: int, resampling: str, method: str) -> None:
     lower = ACCURACY - drop_for_power(rows)
     detected = sum(
-        comparison(rows, method, (ACCURACY, lower), 10_000 + t)["accuracy"] == "worse" for t in range(TRIALS)
+        comparison(rows, method, (ACCURACY, lower), 10_000 + t, resampling)["accuracy"] == "worse"
+        for t in range(TRIALS)
     )
-    assert detected >= POWER_CUTOFF, f"{detected} of {TRIALS} drops detected (cutoff {POWER_CUTOFF})"
+    cutoff = power_cutoff(TRIALS)
+    assert detected >= cutoff, f"{detected} of {TRIALS} drops detected (cutoff {cutoff})"
 
 
 @pytest.mark.slow

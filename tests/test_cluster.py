@@ -143,3 +143,80 @@ def test_the_dask_engine_gives_the_local_engines_answers(
         "row_id", ignore_index=True
     )
     pd.testing.assert_frame_equal(on_workers, predicted)
+
+
+BIG_FILES, BIG_ROWS, BIG_COLUMNS = 20, 100_000, 120  # 2,000,000 × 121 float64: 1.9 GB in memory
+WORKER_LIMIT = 1_000_000_000
+
+
+def write_big_source(folder: Path) -> None:
+    """BIG_FILES Parquet files of a logistic label on BIG_COLUMNS features, written one at a time."""
+    folder.mkdir(parents=True)
+    weights = np.random.default_rng(0).normal(size=BIG_COLUMNS) / np.sqrt(BIG_COLUMNS)
+    for index in range(BIG_FILES):
+        rng = np.random.default_rng(index + 1)
+        features = rng.normal(size=(BIG_ROWS, BIG_COLUMNS))
+        label = (features @ weights + rng.logistic(size=BIG_ROWS) * 0.5 > 0).astype(np.int64)
+        frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(BIG_COLUMNS)]).assign(label=label)
+        frame.to_parquet(folder / f"batch-{index:02d}.parquet", index=False)
+
+
+def worker_peaks(client: Any) -> dict[str, float]:
+    """Each worker's peak memory as its own monitor recorded it, and its peak RSS as the OS counts it."""
+
+    def peak(dask_worker: Any) -> tuple[float, float]:
+        import resource
+
+        return max(dask_worker.monitor.quantities["memory"]), resource.getrusage(
+            resource.RUSAGE_SELF
+        ).ru_maxrss * 1024
+
+    return client.run(peak)
+
+
+def test_data_larger_than_a_worker_goes_through_the_pipeline_on_the_cluster(
+    dask_cluster: Cluster, tmp_path: Path
+) -> None:
+    from distributed import Client
+
+    write_big_source(tmp_path / "data" / "raw" / "big")
+    (tmp_path / ".mlgate").mkdir()
+    (tmp_path / ".mlgate" / "version").write_text(mlgate.__version__ + "\n")
+    params = {
+        "data": {"source": "data/raw/big", "target": "label", "split": {"method": "hash", "test_size": 0.2}},
+        "model": {
+            "task": "classification",
+            "estimator": "sklearn.linear_model.SGDClassifier",
+            "params": {"loss": "log_loss"},
+            "train_rows": 50_000,
+        },
+        "evaluate": {
+            "bootstrap": {"samples": 100},
+            "permutation_importance": {"max_rows": 2000, "repeats": 1},
+        },
+        "compute": {"engine": "dask", "address": dask_cluster.address},
+    }
+    write(tmp_path, params)
+    with Client(dask_cluster.address, set_as_default=False) as client:
+        workers = set(client.scheduler_info()["workers"])
+        for stage in ("data", "train", "evaluate"):
+            run_stage(Project.at(tmp_path), stage)
+        card = json.loads((tmp_path / "models/model.json").read_text())
+        assert card["fit"] == {
+            "method": "incremental",
+            "rows": card["fit"]["of"],
+            "of": card["fit"]["of"],
+            "preprocessing_rows": 50_000,
+        }
+        metrics = json.loads((tmp_path / "reports/metrics.json").read_text())
+        assert metrics["n_test"] > 350_000 and 0.8 < metrics["roc_auc"]["value"] < 1
+        assert metrics["roc_auc"]["error_bound"] < 1e-3
+        params["model"].update(estimator="sklearn.linear_model.LogisticRegression", params={"max_iter": 200})
+        write(tmp_path, params)
+        run_stage(Project.at(tmp_path), "train")
+        card = json.loads((tmp_path / "models/model.json").read_text())
+        assert card["fit"]["method"] == "sample" and card["fit"]["rows"] == 50_000
+        peaks = worker_peaks(client)
+        assert set(client.scheduler_info()["workers"]) == workers  # no worker was restarted for memory
+    for address, (monitored, rss) in peaks.items():
+        assert monitored < WORKER_LIMIT and rss < WORKER_LIMIT, (address, monitored, rss)

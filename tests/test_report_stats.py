@@ -248,3 +248,65 @@ def test_a_pr_that_changes_the_averaging_is_compared_under_the_base_s() -> None:
     rows = {row["metric"]: row for row in metric_rows(base, head, tests, 0.05, {"f1": 0.75})}
     assert (rows["f1"]["pr"], rows["f1"]["pr_ci"], rows["f1"]["verdict"]) == (0.75, None, "worse")
     assert rows["accuracy"]["pr"] == 0.9  # accuracy does not average over classes
+
+
+def _with_ids(predictions: Predictions, ids: np.ndarray) -> Predictions:
+    from dataclasses import replace
+
+    return replace(predictions, row_ids=ids)
+
+
+@pytest.mark.parametrize("subsample", [None, 100])
+@pytest.mark.parametrize("method", [PAIRED, UNPAIRED])
+def test_poisson_deviations_do_not_depend_on_the_rows_order(
+    method: str, subsample: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each resample weighs a row by its id, so shuffled rows (another partitioning) give the same draws;
+    with `subsample`, the m-out-of-n subset is picked by id too. Multinomial draws do change."""
+    if subsample:
+        monkeypatch.setattr(compare, "SUBSAMPLE_ROWS", subsample)
+    rng = np.random.default_rng(3)
+    rows, names = 300, ["accuracy", "roc_auc", "f1"]
+    y = (rng.random(rows) < 0.5).astype(int)
+    ids = rng.choice(1 << 62, 2 * rows, replace=False)
+    base = _with_ids(scored(y, y + rng.normal(0, 1.0, rows)), ids[:rows])
+    pr = _with_ids(scored(y, y + rng.normal(0, 1.2, rows)), ids[:rows] if method == PAIRED else ids[rows:])
+    deviations = compare.paired_deviations if method == PAIRED else compare.unpaired_deviations
+    order = rng.permutation(rows)
+    for resampling, same in ((compare.POISSON, True), (compare.MULTINOMIAL, False)):
+        boot = Bootstrap(50, 0.95, 1, resampling)
+        first = deviations(names, base, pr, boot)
+        shuffled = deviations(names, base.take(order), pr.take(order), boot)
+        unchanged = all(np.allclose(first[n], shuffled[n], rtol=0, atol=1e-12) for n in names)
+        assert unchanged == same, resampling
+
+
+def test_the_report_resamples_as_a_side_s_metrics_json_says() -> None:
+    """A side whose CIs came from the dask engine's Poisson bootstrap makes Δ's bootstrap Poisson too."""
+    import pandas as pd
+
+    from mlgate.report.build import _statistics
+    from mlgate.report.headline import verdict_line
+    from mlgate.report.sides import Outputs
+
+    rng = np.random.default_rng(4)
+    ids, y = rng.choice(1 << 62, 200, replace=False), rng.integers(0, 2, 200)
+    metrics = {"accuracy": {"value": 0.8}, "n_test": 200}
+    params = {"evaluate": {"bootstrap": {"samples": 100, "confidence": 0.95, "seed": 0}}}
+
+    def side(flip: float, recorded: dict[str, Any]) -> Outputs:
+        predicted = np.where(rng.random(200) < flip, 1 - y, y)
+        frame = pd.DataFrame({"row_id": ids, "target": y, "prediction": predicted})
+        card = {"task": "classification", "classes": [0, 1]}
+        return Outputs("workspace", metrics={**metrics, **recorded}, card=card, predictions=frame)
+
+    base, pr = side(0.2, {}), side(0.25, {"bootstrap": {"method": "poisson", "samples": 100}})
+    stats, tests = _statistics(base, pr, params, None)
+    assert (stats["resampling"], stats["method"]) == ("poisson", "paired")
+    base_p, pr_p = compare.predictions_of(base), compare.predictions_of(pr)
+    assert base_p is not None and pr_p is not None
+    expected = delta_tests(["accuracy"], base_p, pr_p, PAIRED, Bootstrap(100, 0.95, 0, compare.POISSON))
+    assert tests == expected
+    row = {"verdict": "no significant change", "delta_ci": [-0.1, 0.1], "p_adjusted": 0.5}
+    assert "(paired Poisson bootstrap, 95% CI of Δ" in verdict_line("accuracy", row, stats, None)
+    assert _statistics(base, side(0.25, {}), params, None)[0]["resampling"] == "multinomial"

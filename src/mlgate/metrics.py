@@ -77,6 +77,7 @@ class Predictions:
     proba: np.ndarray | None = None  # rows × classes, classification only
     labels: int = 0  # 0: as many as the probabilities have columns, else as the class indices reach
     average: str = "macro"
+    row_ids: np.ndarray | None = None  # the rows' ids, which the Poisson bootstrap keys its weights by
 
     def __post_init__(self) -> None:
         if self.task == "classification" and not self.labels:
@@ -100,7 +101,8 @@ class Predictions:
     def take(self, mask: np.ndarray) -> Predictions:
         """The predictions of a subset of rows."""
         proba = None if self.proba is None else self.proba[mask]
-        return replace(self, y_true=self.y_true[mask], y_pred=self.y_pred[mask], proba=proba)
+        ids = None if self.row_ids is None else self.row_ids[mask]
+        return replace(self, y_true=self.y_true[mask], y_pred=self.y_pred[mask], proba=proba, row_ids=ids)
 
 
 def _onehot(index: np.ndarray, k: int) -> np.ndarray:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from functools import reduce
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -15,6 +16,9 @@ from mlgate.cluster.frames import read_prepared
 from mlgate.cluster.train import categories, fit_incremental, fit_on_workers, sample_rows
 from mlgate.datasets.schema import FeatureSchema
 from mlgate.errors import DataValidationError
+from mlgate.progress import step
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -63,6 +67,14 @@ class DaskEngine:
                 "preprocessing_rows": len(frame),
             }
         return {"method": "sample" if len(frame) < self.rows else "all", "rows": len(frame), "of": self.rows}
+
+    def per_file(self, read: Callable[..., T], paths: list[Any], merge: Callable[[T, T], T], *args: Any) -> T:
+        """`read([path], *args)` for every file as one task on the workers, the results merged in order."""
+        import dask
+
+        with step(f"read {len(paths)} file(s) on the cluster"):
+            parts = dask.compute(*[dask.delayed(read)([path], *args) for path in paths])
+        return reduce(merge, parts)
 
     def categories(self, frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, list[Any]]:
         """Every category of each categorical feature in the whole train split."""

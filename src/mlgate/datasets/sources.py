@@ -67,6 +67,11 @@ def _local_files(source: str, root: Path) -> list[str]:
 
 
 def _url_files(source: str) -> list[str]:
+    return url_files(source, FIELD, tuple(TABLE_SUFFIXES))
+
+
+def url_files(source: str, field: str, suffixes: tuple[str, ...]) -> list[str]:
+    """The files an fsspec URL names (one object, every file under a prefix, or a glob), sorted."""
     try:
         import fsspec
 
@@ -74,13 +79,13 @@ def _url_files(source: str) -> list[str]:
         if glob.has_magic(source):
             found = fs.glob(source)
         elif fs.isdir(source):
-            found = [p for p in fs.find(source) if Path(p).suffix.lower() in TABLE_SUFFIXES]
+            found = [p for p in fs.find(source) if Path(p).suffix.lower() in suffixes]
         else:
             found = [source] if fs.exists(source) else []
     except ImportError as exc:
-        raise MissingDependencyError(f"{FIELD}: {source}: needs `pip install mlgate[s3]` ({exc})") from None
+        raise MissingDependencyError(f"{field}: {source}: needs `pip install mlgate[s3]` ({exc})") from None
     except Exception as exc:  # fsspec's backends raise their own types for a bad bucket or credentials
-        raise ConfigError(f"{FIELD}: {source}: cannot list: {exc}") from None
+        raise ConfigError(f"{field}: {source}: cannot list: {exc}") from None
     protocol = source.split("://", 1)[0]
     return sorted(p if "://" in p else f"{protocol}://{p}" for p in found)
 

@@ -71,6 +71,15 @@ class NumericCounter:
         self.total += float(present.sum())
         self.squares += float(np.square(present).sum())
 
+    def merge(self, other: NumericCounter) -> NumericCounter:
+        """This counter and another over the same edges, added up (one per file on the dask engine)."""
+        merged = NumericCounter(self.edges)
+        merged.counts = self.counts + other.counts
+        merged.rows, merged.nulls = self.rows + other.rows, self.nulls + other.nulls
+        merged.invalid = self.invalid + other.invalid
+        merged.total, merged.squares = self.total + other.total, self.squares + other.squares
+        return merged
+
     def summary(self) -> dict[str, Any]:
         present = int(self.counts.sum())
         mean = self.total / present if present else float("nan")
@@ -92,6 +101,13 @@ class CategoricalCounter:
         self.nulls += column.null_count
         for item in pc.value_counts(text_values(column).drop_null()).to_pylist():
             self.counts[item["values"]] = self.counts.get(item["values"], 0) + int(item["counts"])
+
+    def merge(self, other: CategoricalCounter) -> CategoricalCounter:
+        """This counter and another of the same feature, added up."""
+        counts = dict(self.counts)
+        for key, count in other.counts.items():
+            counts[key] = counts.get(key, 0) + count
+        return CategoricalCounter(self.categories, counts, self.rows + other.rows, self.nulls + other.nulls)
 
     def unseen(self) -> dict[str, int]:
         """Categories the reference never saw; none can be told apart when it pooled rare ones."""

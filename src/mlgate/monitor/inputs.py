@@ -10,7 +10,7 @@ import glob
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyarrow as pa
@@ -23,8 +23,32 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "js
 SAMPLE_BYTES = 1 << 16
 
 
-def resolve_inputs(pattern: str, root: Path, option: str = "--current") -> list[Path]:
-    """The files a path or glob (relative to `root`) names, sorted; each must be CSV, Parquet or JSONL."""
+Input = Path | str  # a local file, or an fsspec URL (s3://bucket/key) kept as text
+
+
+def _kind(path: Input) -> str:
+    return FORMATS[PurePosixPath(str(path)).suffix.lower()]
+
+
+def _open(path: Input, mode: str = "rb") -> Any:
+    """A local file or an fsspec URL, opened."""
+    if isinstance(path, str) and "://" in path:
+        import fsspec
+
+        return fsspec.open(path, mode, encoding="utf-8" if "t" in mode else None).open()
+    return open(path, mode, encoding="utf-8" if "t" in mode else None)
+
+
+def resolve_inputs(pattern: str, root: Path, option: str = "--current") -> list[Input]:
+    """The files a path or glob (relative to `root`), or an s3:// URL, folder or glob, names, sorted; each
+    must be CSV, Parquet or JSONL."""
+    if "://" in pattern:
+        from mlgate.datasets.sources import url_files
+
+        found = url_files(pattern, option, tuple(FORMATS))
+        if not found:
+            raise DataValidationError(f"{option} {pattern}: no file matches")
+        return list(found)
     names = sorted(glob.glob(pattern, root_dir=root)) if glob.has_magic(pattern) else [pattern]
     if not names:
         raise DataValidationError(f"{option} {pattern}: no file matches")
@@ -50,29 +74,31 @@ class ColumnTypes:
         return {**{c: numeric_type for c in self.numeric}, **{c: pa.string() for c in self.text}}
 
 
-def column_names(path: Path) -> list[str]:
+def column_names(path: Input) -> list[str]:
     """The columns of one input file (for JSONL: of its first record, nested mappings flattened)."""
-    kind = FORMATS[path.suffix.lower()]
+    kind = _kind(path)
     try:
         if kind == "parquet":
             import pyarrow.parquet as pq
 
-            return list(pq.ParquetFile(path).schema_arrow.names)
+            with _open(path) as handle:
+                return list(pq.ParquetFile(handle).schema_arrow.names)
         if kind == "csv":
             import pyarrow.csv as pcsv
 
-            reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=SAMPLE_BYTES))
-            return list(reader.schema.names)
-        with open(path, encoding="utf-8") as handle:
+            with _open(path) as handle:
+                reader = pcsv.open_csv(handle, read_options=pcsv.ReadOptions(block_size=SAMPLE_BYTES))
+                return list(reader.schema.names)
+        with _open(path, "rt") as handle:
             first = next((line for line in handle if line.strip()), "{}")
         return list(flatten_record(json.loads(first)))
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataValidationError(f"{path}: cannot read: {exc}") from None
 
 
-def iter_chunks(path: Path, columns: list[str], chunk_rows: int, types: ColumnTypes) -> Iterator[pa.Table]:
+def iter_chunks(path: Input, columns: list[str], chunk_rows: int, types: ColumnTypes) -> Iterator[pa.Table]:
     """Yield the named columns of a file in tables of at most `chunk_rows` rows."""
-    kind = FORMATS[path.suffix.lower()]
+    kind = _kind(path)
     try:
         if kind == "parquet":
             yield from _parquet_chunks(path, columns, chunk_rows)
@@ -84,24 +110,25 @@ def iter_chunks(path: Path, columns: list[str], chunk_rows: int, types: ColumnTy
         raise DataValidationError(f"{path}: cannot read: {exc}") from None
 
 
-def _parquet_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pa.Table]:
+def _parquet_chunks(path: Input, columns: list[str], chunk_rows: int) -> Iterator[pa.Table]:
     import pyarrow.parquet as pq
 
     # pre_buffer off: buffering would hold a whole row group (often the whole file) in memory
-    parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
-    for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns, use_threads=True):
-        yield pa.Table.from_batches([batch])
+    with _open(path) as handle:
+        parquet = pq.ParquetFile(handle, pre_buffer=False, buffer_size=1 << 20)
+        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns, use_threads=True):
+            yield pa.Table.from_batches([batch])
 
 
-def _csv_block_size(path: Path, chunk_rows: int) -> int:
+def _csv_block_size(path: Input, chunk_rows: int) -> int:
     """Bytes per CSV block that hold about `chunk_rows` rows, estimated from the file's start."""
-    with open(path, "rb") as handle:
+    with _open(path) as handle:
         sample = handle.read(SAMPLE_BYTES)
     row_bytes = len(sample) / max(sample.count(b"\n"), 1)
     return max(SAMPLE_BYTES, int(row_bytes * chunk_rows))
 
 
-def _csv_chunks(path: Path, columns: list[str], chunk_rows: int, types: ColumnTypes) -> Iterator[pa.Table]:
+def _csv_chunks(path: Input, columns: list[str], chunk_rows: int, types: ColumnTypes) -> Iterator[pa.Table]:
     import pyarrow.csv as pcsv
 
     block = _csv_block_size(path, chunk_rows)
@@ -114,14 +141,17 @@ def _csv_chunks(path: Path, columns: list[str], chunk_rows: int, types: ColumnTy
 
 
 def _csv_reader_chunks(
-    pcsv: Any, path: Path, columns: list[str], block: int, types: dict[str, Any]
+    pcsv: Any, path: Input, columns: list[str], block: int, types: dict[str, Any]
 ) -> Iterator[pa.Table]:
     convert = pcsv.ConvertOptions(
         column_types=types, include_columns=columns, null_values=list(NA_TOKENS), strings_can_be_null=True
     )
-    reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=block), convert_options=convert)
-    for batch in reader:
-        yield pa.Table.from_batches([batch])
+    with _open(path) as handle:
+        reader = pcsv.open_csv(
+            handle, read_options=pcsv.ReadOptions(block_size=block), convert_options=convert
+        )
+        for batch in reader:
+            yield pa.Table.from_batches([batch])
 
 
 def flatten_record(record: Any) -> dict[str, Any]:
@@ -143,9 +173,9 @@ def flatten_record(record: Any) -> dict[str, Any]:
     return flat
 
 
-def _jsonl_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pa.Table]:
+def _jsonl_chunks(path: Input, columns: list[str], chunk_rows: int) -> Iterator[pa.Table]:
     rows: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as handle:
+    with _open(path, "rt") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

@@ -42,6 +42,13 @@ class OutputCollector:
                 values = column.to_numpy(zero_copy_only=False).astype(float)
             self.parts.setdefault(name, []).append(values)
 
+    def merge(self, other: OutputCollector) -> OutputCollector:
+        """This collector's columns followed by another's."""
+        parts = {name: list(values) for name, values in self.parts.items()}
+        for name, values in other.parts.items():
+            parts.setdefault(name, []).extend(values)
+        return OutputCollector(self.task, self.target, parts)
+
     def column(self, name: str) -> np.ndarray | None:
         parts = self.parts.get(name)
         return np.concatenate(parts) if parts else None

@@ -13,7 +13,7 @@ from mlgate.layout import LAYOUT
 from mlgate.metrics import PROBA_PREFIX, metric_names
 from mlgate.monitor.accumulate import CategoricalCounter, NumericCounter, make_counter
 from mlgate.monitor.drift import decide, feature_result
-from mlgate.monitor.inputs import ColumnTypes, column_names, iter_chunks, resolve_inputs
+from mlgate.monitor.inputs import ColumnTypes, Input, column_names, iter_chunks, resolve_inputs
 from mlgate.monitor.performance import (
     PREDICTION,
     ModelPredictor,
@@ -42,7 +42,7 @@ THRESHOLDS += ("min_rows", "max_metric_drop", "metric_floors", "features")
 class Batch:
     """What was read from the batch: per-feature counters, model outputs and the schema findings."""
 
-    paths: list[Path]
+    paths: list[Input]
     counters: dict[str, NumericCounter | CategoricalCounter]
     outputs: OutputCollector
     rows: int
@@ -64,7 +64,7 @@ def _column_plan(names: list[str], profile: dict[str, Any]) -> tuple[list[str], 
 
 
 def read_batch(
-    paths: list[Path], reference: Reference, chunk_rows: int, predictor: ModelPredictor | None = None
+    paths: list[Input], reference: Reference, chunk_rows: int, predictor: ModelPredictor | None = None
 ) -> Batch:
     """Read every file in chunks, counting each feature the reference knows; predict labels if asked."""
     profile = reference.profile
@@ -92,6 +92,28 @@ def read_batch(
     for name in missing:
         counters.pop(name, None)
     return Batch(paths, counters, outputs, rows, sorted(missing), sorted(extra))
+
+
+def merge_batches(a: Batch, b: Batch) -> Batch:
+    """Two files' batches as one: counters and outputs added up, a column missing from either missing."""
+    missing = sorted(set(a.missing) | set(b.missing))
+    names = [name for name in a.counters.keys() | b.counters.keys() if name not in missing]
+    counters = {name: a.counters[name].merge(b.counters[name]) for name in sorted(names)}  # type: ignore[arg-type]
+    extra = sorted(set(a.extra) | set(b.extra))
+    return Batch(a.paths + b.paths, counters, a.outputs.merge(b.outputs), a.rows + b.rows, missing, extra)
+
+
+def _read(
+    paths: list[Input], reference: Reference, params: dict[str, Any], predictor: ModelPredictor | None
+) -> Batch:
+    """The batch, read here chunk by chunk, or on the dask engine one file per task on the workers."""
+    chunk_rows = params["monitor"]["chunk_rows"]
+    if params["compute"]["engine"] != "dask" or len(paths) < 2:
+        return read_batch(paths, reference, chunk_rows, predictor)
+    from mlgate.cluster.engine import dask_engine
+
+    with dask_engine(params["compute"]) as engine:
+        return engine.per_file(read_batch, paths, merge_batches, reference, chunk_rows, predictor)
 
 
 def schema_findings(batch: Batch, settings: dict[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -149,13 +171,16 @@ def check(project: Project, current: str, reference: Reference, params: dict[str
     paths = resolve_inputs(current, project.root)
     notes = list(reference.notes)
     predictor = _predictor(project, paths, reference, params, notes)
-    batch = read_batch(paths, reference, settings["chunk_rows"], predictor)
+    batch = _read(paths, reference, params, predictor)
     if batch.rows == 0:
         raise DataValidationError(f"--current {current}: the batch has no rows")
     schema, alarms, warnings = schema_findings(batch, settings)
     result: dict[str, Any] = {
         "reference": _reference_block(reference),
-        "current": {"paths": [project.shown(p) for p in paths], "rows": batch.rows},
+        "current": {
+            "paths": [p if isinstance(p, str) else project.shown(p) for p in paths],
+            "rows": batch.rows,
+        },
         "thresholds": {key: settings[key] for key in THRESHOLDS},
         "schema": schema,
         "features": {},
@@ -179,7 +204,7 @@ def check(project: Project, current: str, reference: Reference, params: dict[str
 
 
 def _predictor(
-    project: Project, paths: list[Path], reference: Reference, params: dict[str, Any], notes: list[str]
+    project: Project, paths: list[Input], reference: Reference, params: dict[str, Any], notes: list[str]
 ) -> ModelPredictor | None:
     """The model, when a batch has labels but no predictions; None (with a note) when it cannot be used."""
     names = column_names(paths[0])

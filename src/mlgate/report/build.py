@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from mlgate import __version__
@@ -30,6 +31,7 @@ from mlgate.report.compare import (
     metric_values,
     pairing,
     predictions_of,
+    resampling,
 )
 from mlgate.report.gate import VerdictRows, check_gates
 from mlgate.report.headline import headline
@@ -48,10 +50,11 @@ def _statistics(
     base: sides.Outputs, head: sides.Outputs, params: dict[str, Any], average: str | None
 ) -> tuple[dict[str, Any], dict[str, DeltaTest]]:
     """Δ's CI and p-value per metric, and how they were estimated: paired on shared rows, or unpaired."""
-    boot = bootstrap_settings(params)
+    boot = replace(bootstrap_settings(params), resampling=resampling(base, head))
     pair: Pairing = pairing(base, head)
     stats: dict[str, Any] = {
         "method": None,
+        "resampling": boot.resampling,
         "samples": boot.samples,
         "confidence": boot.confidence,
         "seed": boot.seed,

@@ -11,7 +11,8 @@ metrics the report compares, so that six metrics do not flag a change by chance 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from mlgate.metrics import (
     HIGHER_IS_BETTER,
     NEEDS_PROBA,
     PROBA_PREFIX,
+    RESAMPLE_CELLS,
     SCORERS,
     Predictions,
     percentile_interval,
@@ -29,10 +31,13 @@ from mlgate.metrics import (
 )
 from mlgate.monitor.stats import adjust_pvalues
 from mlgate.report.sides import Outputs
+from mlgate.rowhash import poisson_weights, uniform
 
 PAIRED, UNPAIRED = "paired", "unpaired"
 NOT_METRICS = {"n_test", "slices", "average", "bootstrap"}
 SUBSAMPLE_ROWS = 5_000  # above this many test rows, Δ's CI uses an m-out-of-n bootstrap (delta_tests)
+MULTINOMIAL, POISSON = "multinomial", "poisson"
+SUBSAMPLE_STREAM = (1 << 30) + 2  # far from the Poisson resamples' streams (1 … samples) and the samplers'
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Bootstrap:
     samples: int
     confidence: float
     seed: int
+    resampling: str = MULTINOMIAL  # or POISSON: Poisson(1) weights keyed by row id, as the dask engine's
 
     @property
     def alpha(self) -> float:
@@ -56,6 +62,16 @@ def bootstrap_settings(params: dict[str, Any]) -> Bootstrap:
         float(settings.get("confidence", 0.95)),
         int(settings.get("seed", 0)),
     )
+
+
+def resampling(*sides: Outputs) -> str:
+    """POISSON when either side's metrics.json says its CIs came from a Poisson bootstrap, else MULTINOMIAL.
+
+    Δ's resamples then do not depend on how the rows are ordered or partitioned, like the side's own CIs.
+    """
+    recorded = [(outputs.metrics or {}).get("bootstrap") for outputs in sides]
+    poisson = any(isinstance(r, dict) and r.get("method") == POISSON for r in recorded)
+    return POISSON if poisson else MULTINOMIAL
 
 
 def metric_values(metrics: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -80,7 +96,8 @@ def predictions_of(outputs: Outputs, frame: Any = None, average: str | None = No
     classes = card.get("classes") or [
         c.removeprefix(PROBA_PREFIX) for c in frame.columns if c.startswith(PROBA_PREFIX)
     ]
-    return predictions_from_frame(frame, task, classes, average or averaging(outputs) or "macro")
+    predictions = predictions_from_frame(frame, task, classes, average or averaging(outputs) or "macro")
+    return replace(predictions, row_ids=frame["row_id"].to_numpy()) if "row_id" in frame else predictions
 
 
 @dataclass(frozen=True)
@@ -125,11 +142,36 @@ def _subsample(predictions: Predictions, rows: np.ndarray | None) -> tuple[Predi
     return predictions.take(rows), float(np.sqrt(len(rows) / predictions.rows))
 
 
-def subsample_rows(rows: int, seed: int) -> np.ndarray | None:
-    """A seeded subset of SUBSAMPLE_ROWS row indices for a larger test set; None means every row."""
+def subsample_rows(predictions: Predictions, seed: int, method: str = MULTINOMIAL) -> np.ndarray | None:
+    """A seeded subset of SUBSAMPLE_ROWS row indices for a larger test set; None means every row.
+
+    For the Poisson bootstrap, about SUBSAMPLE_ROWS rows picked by their id's hash, so that the subset
+    does not depend on the rows' order either.
+    """
+    rows = predictions.rows
     if rows <= SUBSAMPLE_ROWS:
         return None
+    if method == POISSON:
+        return np.flatnonzero(uniform(_row_ids(predictions), seed, SUBSAMPLE_STREAM) < SUBSAMPLE_ROWS / rows)
     return np.sort(np.random.default_rng(seed).choice(rows, SUBSAMPLE_ROWS, replace=False))
+
+
+def _row_ids(predictions: Predictions) -> np.ndarray:
+    if predictions.row_ids is None:
+        raise ValueError("the Poisson bootstrap keys its weights by row id, and these predictions have none")
+    return predictions.row_ids
+
+
+def resamples(predictions: Predictions, samples: int, seed: int, method: str) -> Iterator[np.ndarray]:
+    """Bootstrap weight matrices (resamples × rows) in memory-bounded chunks: multinomial counts, or
+    Poisson(1) weights keyed by (row id, resample), which do not depend on the rows' order."""
+    if method != POISSON:
+        yield from resample_weights(predictions.rows, samples, seed)
+        return
+    ids = _row_ids(predictions)
+    chunk = max(1, min(samples, RESAMPLE_CELLS // max(len(ids), 1)))
+    for start in range(0, samples, chunk):
+        yield poisson_weights(ids, seed, range(start, min(samples, start + chunk)))
 
 
 def _deviations(names: list[str], predictions: Predictions, weights: np.ndarray) -> dict[str, np.ndarray]:
@@ -142,10 +184,10 @@ def paired_deviations(
     names: list[str], base: Predictions, head: Predictions, boot: Bootstrap
 ) -> dict[str, np.ndarray]:
     """Bootstrap deviations of Δ = PR − base, both sides scored with the same weight matrix."""
-    rows = subsample_rows(head.rows, boot.seed)
+    rows = subsample_rows(head, boot.seed, boot.resampling)
     (base, scale), (head, _) = _subsample(base, rows), _subsample(head, rows)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    for weights in resample_weights(head.rows, boot.samples, boot.seed):
+    for weights in resamples(head, boot.samples, boot.seed, boot.resampling):
         head_dev, base_dev = _deviations(names, head, weights), _deviations(names, base, weights)
         for name in names:
             parts[name].append((head_dev[name] - base_dev[name]) * scale)
@@ -153,11 +195,11 @@ def paired_deviations(
 
 
 def _side_deviations(
-    names: list[str], predictions: Predictions, samples: int, seed: int
+    names: list[str], predictions: Predictions, samples: int, seed: int, method: str
 ) -> dict[str, np.ndarray]:
-    predictions, scale = _subsample(predictions, subsample_rows(predictions.rows, seed))
+    predictions, scale = _subsample(predictions, subsample_rows(predictions, seed, method))
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    for weights in resample_weights(predictions.rows, samples, seed):
+    for weights in resamples(predictions, samples, seed, method):
         for name, values in _deviations(names, predictions, weights).items():
             parts[name].append(values * scale)
     return {name: np.concatenate(chunks) for name, chunks in parts.items()}
@@ -167,8 +209,8 @@ def unpaired_deviations(
     names: list[str], base: Predictions, head: Predictions, boot: Bootstrap
 ) -> dict[str, np.ndarray]:
     """Bootstrap deviations of Δ from independent resamples of the two test sets."""
-    head_dev = _side_deviations(names, head, boot.samples, boot.seed)
-    base_dev = _side_deviations(names, base, boot.samples, boot.seed + 1)
+    head_dev = _side_deviations(names, head, boot.samples, boot.seed, boot.resampling)
+    base_dev = _side_deviations(names, base, boot.samples, boot.seed + 1, boot.resampling)
     return {name: head_dev[name] - base_dev[name] for name in names}
 
 
@@ -205,7 +247,8 @@ def delta_tests(
 
     Up to SUBSAMPLE_ROWS test rows this is the plain percentile bootstrap. Above, resamples are drawn from
     a seeded subset of SUBSAMPLE_ROWS rows and their spread is rescaled by sqrt(m / n) (an m-out-of-n
-    bootstrap), which keeps a 100,000-row report within its time budget.
+    bootstrap), which keeps a 100,000-row report within its time budget. `boot.resampling` says whether
+    a resample draws rows with multinomial counts or weighs each by a Poisson(1) draw keyed by its id.
     """
     both_proba = base.proba is not None and head.proba is not None
     usable = [n for n in names if n in SCORERS and (n not in NEEDS_PROBA or both_proba)]

@@ -35,7 +35,8 @@ def saturation(primary: str, row: dict[str, Any], average: str | None) -> str | 
 
 def _ci_text(row: dict[str, Any], stats: dict[str, Any]) -> str:
     interval, level = row["delta_ci"], f"{100 * stats['confidence']:.0f}%"
-    text = f"{stats['method']} bootstrap, {level} CI of Δ [{interval[0]:+.4f}, {interval[1]:+.4f}]"
+    poisson = " Poisson" if stats.get("resampling") == "poisson" else ""
+    text = f"{stats['method']}{poisson} bootstrap, {level} CI of Δ [{interval[0]:+.4f}, {interval[1]:+.4f}]"
     adjusted = row.get("p_adjusted")
     return text + (f", Holm-adjusted p {p_text(adjusted, stats['samples'])}" if adjusted is not None else "")
 

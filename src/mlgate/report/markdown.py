@@ -182,8 +182,10 @@ def _method_note(report: dict[str, Any]) -> str:
     else:
         return "<sub>No CI of Δ: a side has no predictions file, or evaluate.bootstrap.samples is 0.</sub>"
     compared = sum(1 for r in report["metrics"] if r.get("p_adjusted") is not None)
+    method = stats["method"] + " percentile bootstrap"
+    method += " (Poisson, keyed by row id)" if stats.get("resampling") == "poisson" else ""
     return (
-        f"<sub>↑ higher is better, ↓ lower is better. CI of Δ: {stats['method']} percentile bootstrap, "
+        f"<sub>↑ higher is better, ↓ lower is better. CI of Δ: {method}, "
         f"{stats['samples']} resamples, seed {stats['seed']}: {why}. Each CI is for its metric alone "
         f"(unadjusted); the verdict is from the bootstrap p-value of Δ adjusted with Holm's method over the "
         f"{compared} metrics compared, so that together they flag a change by chance at most "
