@@ -73,7 +73,8 @@ def cluster(
 ) -> Iterator[Cluster]:
     """A scheduler on 127.0.0.1 and `workers` single-threaded workers, stopped by PID on exit."""
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False", "PYTHONWARNINGS": "ignore"}
+    # pyarrow's system pool hands freed memory back (docs/scaling.md), so a worker's memory follows its task
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "ARROW_DEFAULT_MEMORY_POOL": "system"}
     scheduler_file, log = folder / "scheduler.json", folder / "cluster.log"
     tls_args = _tls_args(tls, "scheduler") if tls else []
     protocol = ["--protocol", "tls"] if tls else []

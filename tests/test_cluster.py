@@ -5,6 +5,9 @@ CIs within a stated tolerance, and clear errors for a cluster that cannot be use
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,9 @@ import yaml
 
 import mlgate
 import tabular
-from cluster import Cluster, cluster
+from cluster import Cluster, cluster, make_certificates
+from conftest import BIN, commit_all, repro, run
+from conftest import mlgate as run_mlgate
 from mlgate.compute import LocalEngine
 from mlgate.project import Project
 from mlgate.stages import run_stage
@@ -158,7 +163,7 @@ def write_big_source(folder: Path) -> None:
         features = rng.normal(size=(BIG_ROWS, BIG_COLUMNS))
         label = (features @ weights + rng.logistic(size=BIG_ROWS) * 0.5 > 0).astype(np.int64)
         frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(BIG_COLUMNS)]).assign(label=label)
-        frame.to_parquet(folder / f"batch-{index:02d}.parquet", index=False)
+        frame.to_parquet(folder / f"batch-{index:02d}.parquet", index=False, row_group_size=BIG_ROWS // 4)
 
 
 def worker_peaks(client: Any) -> dict[str, float]:
@@ -194,7 +199,7 @@ def test_data_larger_than_a_worker_goes_through_the_pipeline_on_the_cluster(
             "bootstrap": {"samples": 100},
             "permutation_importance": {"max_rows": 2000, "repeats": 1},
         },
-        "compute": {"engine": "dask", "address": dask_cluster.address},
+        "compute": {"engine": "dask", "address": dask_cluster.address, "partition_mb": 32},
     }
     write(tmp_path, params)
     with Client(dask_cluster.address, set_as_default=False) as client:
@@ -220,3 +225,162 @@ def test_data_larger_than_a_worker_goes_through_the_pipeline_on_the_cluster(
         assert set(client.scheduler_info()["workers"]) == workers  # no worker was restarted for memory
     for address, (monitored, rss) in peaks.items():
         assert monitored < WORKER_LIMIT and rss < WORKER_LIMIT, (address, monitored, rss)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_scheduler_that_cannot_be_reached_exits_2_naming_it(tmp_path: Path) -> None:
+    params = project_of(tmp_path, tabular.imbalanced(300))
+    address = f"tcp://127.0.0.1:{free_port()}"
+    write(tmp_path, {**params, "compute": {"engine": "dask", "address": address, "timeout": 2}})
+    started = time.monotonic()
+    result = run_mlgate("stage", "data", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"cannot reach the Dask scheduler at {address} within 2 s" in result.stderr
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize(
+    ("compute", "env", "message"),
+    [
+        ({"address": "tcp://10.1.2.3:8786"}, {}, "only over tls://"),
+        ({"address": "tls://10.1.2.3:8786"}, {}, "needs MLGATE_DASK_TLS_CA, MLGATE_DASK_TLS_CERT"),
+        ({"address": None}, {}, "needs compute.address or MLGATE_DASK_ADDRESS"),
+        (
+            {"address": None},
+            {"MLGATE_DASK_ADDRESS": "scheduler:8786"},
+            "MLGATE_DASK_ADDRESS: 'scheduler:8786'",
+        ),
+        ({"address": "tcp://127.0.0.1:1\n"}, {}, "compute.address"),
+    ],
+)
+def test_an_unsafe_or_unusable_address_is_refused(
+    compute: dict[str, Any], env: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    params = project_of(tmp_path, tabular.imbalanced(300))
+    write(tmp_path, {**params, "compute": {"engine": "dask", **compute}})
+    result = run_mlgate_env(tmp_path, env, "stage", "data")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def run_mlgate_env(cwd: Path, env: dict[str, str], *args: str) -> Any:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MLGATE_DASK_")}
+    return run(BIN / "mlgate", *args, cwd=cwd, check=False, env={**clean, **env})
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"data": {"split": {"method": "random"}}}, "data.split.method: compute.engine: dask needs"),
+        ({"data": {"source": "sklearn:iris"}}, "data.source: compute.engine: dask reads"),
+        ({"evaluate": {"slices": ["segment"]}}, "evaluate.slices: not computed on compute.engine: dask"),
+    ],
+)
+def test_the_dask_engine_refuses_what_it_cannot_run(
+    change: dict[str, Any], field: str, tmp_path: Path
+) -> None:
+    params = project_of(tmp_path, tabular.imbalanced(300))
+    params["compute"] = {"engine": "dask", "address": "tcp://127.0.0.1:1"}
+    for section, values in change.items():
+        for key, value in values.items():
+            target = params[section].setdefault(key, {}) if isinstance(value, dict) else params[section]
+            target.update(value) if isinstance(value, dict) else target.__setitem__(key, value)
+    write(tmp_path, params)
+    result = run_mlgate("validate", cwd=tmp_path)
+    assert result.returncode == 2 and field in result.stderr, result.stderr
+
+
+def test_the_client_speaks_tls_with_certificates_from_the_environment(tmp_path: Path) -> None:
+    tls = make_certificates(tmp_path / "certs")
+    params = project_of(tmp_path / "project", tabular.imbalanced(300))
+    with cluster(tmp_path / "tls", workers=1, tls=tls) as running:
+        assert running.address.startswith("tls://127.0.0.1:")
+        write(tmp_path / "project", {**params, "compute": {"engine": "dask", "address": running.address}})
+        pem = {
+            "MLGATE_DASK_TLS_CA": Path(tls["ca"]).read_text(),  # PEM text, as a secret holds it
+            "MLGATE_DASK_TLS_CERT": tls["client_cert"],  # or a path
+            "MLGATE_DASK_TLS_KEY": Path(tls["client_key"]).read_text(),
+        }
+        refused = run_mlgate_env(tmp_path / "project", {}, "stage", "data")
+        assert refused.returncode == 2 and "needs MLGATE_DASK_TLS_CA" in refused.stderr
+        done = run_mlgate_env(tmp_path / "project", pem, "stage", "data")
+        assert done.returncode == 0, done.stderr
+        assert "(on the cluster)" in done.stdout
+
+
+def test_the_monitor_on_the_cluster_answers_as_the_local_engine(
+    dask_cluster: Cluster, tmp_path: Path
+) -> None:
+    dataset = tabular.multiclass()
+    params = project_of(tmp_path, dataset)
+    for stage in ("data", "train", "evaluate"):
+        run_stage(Project.at(tmp_path), stage, LocalEngine())
+    batches = tmp_path / "batches"
+    batches.mkdir()
+    shifted = dataset.frame.assign(bill_mm=dataset.frame["bill_mm"] + 1.5)
+    for index in range(4):
+        shifted.iloc[index::4].to_parquet(batches / f"day-{index}.parquet", index=False)
+    local = run_mlgate("monitor", "--current", "batches/*.parquet", "--out", "local", cwd=tmp_path)
+    write(tmp_path, on_dask(params, dask_cluster))
+    remote = run_mlgate("monitor", "--current", "batches/*.parquet", "--out", "dask", cwd=tmp_path)
+    assert local.returncode == remote.returncode == 1, remote.stderr  # the shifted feature alarms
+    assert "read 4 file(s) on the cluster" in remote.stderr
+    answers = [json.loads((tmp_path / side / "monitor.json").read_text()) for side in ("local", "dask")]
+    for answer in answers:
+        for feature in answer["features"].values():
+            feature.pop("current_stats", None)  # sums added in another order: equal to 1e-12, not bit for bit
+    assert answers[0] == answers[1]
+
+
+def test_a_sweep_of_8_runs_on_the_workers_and_never_sees_the_test_split(
+    dask_cluster: Cluster, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dataset = tabular.imbalanced()
+    params = on_dask(project_of(tmp_path, dataset), dask_cluster)
+    params["model"]["sweep"] = {"params": {"C": [0.01, 0.1, 1.0, 10.0], "class_weight": [None, "balanced"]}}
+    write(tmp_path, params)
+    run_stage(Project.at(tmp_path), "data")
+    run_stage(Project.at(tmp_path), "train")
+    assert "fit 8 candidates" in capfd.readouterr().err
+    sweep = json.loads((tmp_path / "reports/sweep.json").read_text())
+    assert len(sweep["candidates"]) == 8 and sweep["sweep"] is True
+    test_ids = set(pd.read_parquet(tmp_path / "data/prepared/test.parquet")["row_id"])
+    poisoned = pd.read_parquet(tmp_path / "data/prepared/test.parquet").assign(churned=0)
+    for part in (tmp_path / "data/prepared/test.parquet").iterdir():
+        part.unlink()
+    poisoned.to_parquet(tmp_path / "data/prepared/test.parquet" / "part.00000.parquet", index=False)
+    run_stage(Project.at(tmp_path), "train")
+    assert json.loads((tmp_path / "reports/sweep.json").read_text()) == sweep
+    assert test_ids.isdisjoint(pd.read_parquet(tmp_path / "data/prepared/train.parquet")["row_id"])
+
+
+def test_dvc_repro_on_the_cluster_and_a_report_against_its_base(
+    dask_cluster: Cluster, tmp_path: Path
+) -> None:
+    """dvc tracks the partitioned folders; the report reads the base's from DVC's cache, Poisson-paired."""
+    repo = tmp_path / "repo"
+    params = on_dask(project_of(repo, tabular.regression()), dask_cluster)
+    write(repo, params)
+    dvc = yaml.safe_load((Path(__file__).parents[1] / "dvc.yaml").read_text())
+    dvc["stages"]["data"]["deps"] = [".mlgate/version", "data/raw/parts"]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(dvc, sort_keys=False))
+    run("git", "init", "-q", "-b", "main", cwd=repo)
+    run(BIN / "dvc", "init", "-q", cwd=repo)
+    assert run_mlgate("validate", cwd=repo).returncode == 0
+    repro(repo)
+    commit_all(repo, "train on the cluster")
+    run("git", "checkout", "-q", "-b", "pr", cwd=repo)
+    params["model"]["params"] = {"max_iter": 20}
+    write(repo, params)
+    repro(repo)
+    report = run_mlgate("report", "--base", "main", "--format", "json", "--no-reproduce", cwd=repo)
+    assert report.returncode in (0, 1), report.stderr
+    data = json.loads(report.stdout)
+    assert data["base"]["source"] in ("dvc-cache", "dvc-remote"), json.dumps(data["base"])
+    assert data["statistics"]["method"] == "paired" and data["statistics"]["resampling"] == "poisson"
+    assert data["statistics"]["shared_rows"] == data["statistics"]["pr_rows"] > 0

@@ -192,7 +192,7 @@ def parquet_folder_bytes(folder: Path) -> bytes:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    files = sorted(str(path) for path in folder.rglob("*.parquet"))
+    files = sorted(str(path) for path in folder.rglob("*.parquet") if path.is_file())
     buffer = io.BytesIO()
     pq.write_table(ds.dataset(files, format="parquet").to_table(), buffer)
     return buffer.getvalue()

@@ -36,7 +36,7 @@ def in_test(row_ids: np.ndarray, test_size: float, seed: int) -> np.ndarray:
 
 def poisson_weights(row_ids: np.ndarray, seed: int, resamples: range) -> np.ndarray:
     """Poisson(1) bootstrap weights, resamples × rows: row i's weight in resample b is keyed by (i, b)."""
-    draws = [uniform(row_ids, seed, b + 1) for b in resamples]
-    if not draws:
-        return np.zeros((0, len(row_ids)))
-    return np.searchsorted(POISSON_CDF, np.vstack(draws), side="right").astype(np.float64)
+    weights = np.empty((len(resamples), len(row_ids)))
+    for row, b in enumerate(resamples):
+        weights[row] = np.searchsorted(POISSON_CDF, uniform(row_ids, seed, b + 1), side="right")
+    return weights

@@ -196,9 +196,9 @@ def dvc_reader(root: Path, rev: str) -> Reader:
         target = (prefix / path).as_posix()
         try:
             data: bytes = dvc.api.read(target, repo=str(top), rev=rev, mode="rb")
-        except IsADirectoryError:
-            return _read_folder(top, rev, target)
-        except Exception:
+        except Exception as exc:
+            if type(exc).__name__ == "IsADirectoryError":  # DVC's own, for a tracked folder
+                return _read_folder(top, rev, target)
             return None
         return data
 

@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from mlgate.cluster.frames import merged, per_partition, read_prepared, read_source, write_parquet
-from mlgate.cluster.profile import data_summary, reference_profile, rows_digest
+from mlgate.cluster.profile import (
+    data_summary,
+    digest_partial,
+    merge_digest,
+    reference_profile,
+    rows_digest,
+)
 from mlgate.datasets.expectations import check_facts, data_facts, merge_facts
 from mlgate.datasets.schema import ROW_ID, FeatureSchema, check_columns, infer_schema
 from mlgate.errors import DataValidationError
@@ -75,39 +81,49 @@ def _side(part: pd.DataFrame, test_size: float, seed: int, test: bool) -> pd.Dat
     return part[mask if test else ~mask]
 
 
-def load_checked(params: dict[str, Any], project: Project) -> tuple[Any, FeatureSchema]:
-    """The source as a Dask DataFrame with row ids, its expectations checked on every partition."""
+def load_checked(params: dict[str, Any], project: Project) -> tuple[Any, FeatureSchema, str]:
+    """The source as a Dask DataFrame, its expectations checked on every partition, and its rows' digest
+    (taken in the same pass)."""
     data = params["data"]
     with step(f"read {data['source']} on the cluster"):
-        frame = read_source(data["source"], project.root)
+        frame = read_source(data["source"], project.root, params["compute"]["partition_mb"])
         columns = [str(column) for column in frame.columns]
         check_columns(columns, data["source"])
         frame.columns = columns
     schema = infer_schema(frame._meta, data, params["model"]["task"])
     with step(f"check expectations on {frame.npartitions} partition(s)"):
-        facts = merged(frame, data_facts, merge_facts, data["expectations"], schema)
+        facts, digest = merged(frame, _checked, _merge_checked, data["expectations"], schema)
     check_facts(facts, data["expectations"], schema)
-    return frame, schema
+    return frame, schema, rows_digest(digest, list(frame.columns))
+
+
+def _checked(part: pd.DataFrame, expectations: dict[str, Any], schema: FeatureSchema) -> tuple[Any, Any]:
+    return data_facts(part, expectations, schema), digest_partial(part)
+
+
+def _merge_checked(a: tuple[Any, Any], b: tuple[Any, Any]) -> tuple[Any, Any]:
+    return merge_facts(a[0], b[0]), merge_digest(a[1], b[1])
 
 
 def run(project: Project, params: dict[str, Any]) -> None:
     """Run the data stage on the cluster."""
     data, files = params["data"], project.files
-    frame, schema = load_checked(params, project)
-    with step("hash the rows"):
-        data_hash = rows_digest(frame)
+    frame, schema, data_hash = load_checked(params, project)
+    with step("number repeated rows"):
         frame = with_row_ids(frame, data["id_column"])
     split = data["split"]
     train = frame.map_partitions(_side, split["test_size"], split["seed"], False)
     test = frame.map_partitions(_side, split["test_size"], split["seed"], True)
     with output_set() as outputs:
+        for path in (files.train, files.test):
+            outputs.folder(path, lambda temp: None)
+        folders = [outputs.pending_path(path) for path in (files.train, files.test)]
         with step("split and write the prepared Parquet folders"):
-            outputs.folder(files.train, lambda temp: write_parquet(train, temp))
-            outputs.folder(files.test, lambda temp: write_parquet(test, temp))
-        written = [read_prepared(outputs.pending_path(path)) for path in (files.train, files.test)]
-        with step("profile train split"):
-            profile = reference_profile(written[0], schema, data["profile"])
-            summary = data_summary(written[0], written[1], schema, data_hash, data["id_column"])
+            write_parquet([train, test], folders)
+        written = [read_prepared(folder) for folder in folders]
+        with step("profile the splits"):
+            profile, partials = reference_profile(written[0], schema, data["profile"])
+            summary = data_summary(partials, written[1], schema, data_hash, data["id_column"])
         if not summary["train_rows"] or not summary["test_rows"]:
             raise DataValidationError(f"data: data.split {split} leaves an empty train or test split")
         outputs.json(files.schema, schema.to_dict())

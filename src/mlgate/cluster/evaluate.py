@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.cluster import metrics as merged_metrics
-from mlgate.cluster.frames import read_prepared
+from mlgate.cluster.frames import per_partition, read_prepared, reduce_tree
 from mlgate.datasets.missing import as_model_input
 from mlgate.datasets.schema import ROW_ID, FeatureSchema
 from mlgate.metrics import Predictions, model_outputs, predictions_from_frame, usable_metrics
@@ -96,10 +96,8 @@ def predict_and_score(
     if "roc_auc" in names:
         edges = merged_metrics.auc_edges([part[0] for part in parts])
         with step("roc_auc histograms on the cluster"):
-            found = dask.compute(
-                *[dask.delayed(_histograms)(path, schema, card, settings, edges) for path in paths]
-            )
-        histograms: dict[str, Any] = reduce(merged_metrics.merge_stats, list(found))
+            tasks = [dask.delayed(_histograms)(path, schema, card, settings, edges) for path in paths]
+            histograms: dict[str, Any] = reduce_tree(tasks, merged_metrics.merge_stats)
         stats = {**stats, **histograms}
     block = merged_metrics.metric_block(names, stats, p, settings["bootstrap"])
     if p.class_average:
@@ -109,10 +107,15 @@ def predict_and_score(
     return block, sample
 
 
-def test_sample(test: Any, ids: pd.Series) -> pd.DataFrame:
-    """The test rows of the sampled predictions, for permutation importance."""
-    wanted = set(ids.tolist())
-    return test[test[ROW_ID].isin(wanted)].compute()
+def _rows(part: pd.DataFrame, wanted: set[int]) -> pd.DataFrame:
+    return part[part[ROW_ID].isin(wanted)]
+
+
+def test_sample(test: Any, ids: pd.Series, rows: int) -> pd.DataFrame:
+    """`rows` of the sampled predictions' test rows, for permutation importance; each partition's share
+    comes to the runner on its own (no worker gathers them all)."""
+    wanted = set(ids.iloc[:rows].tolist())
+    return pd.concat(per_partition(test, _rows, wanted), ignore_index=True)
 
 
 def read_test(path: Path) -> Any:

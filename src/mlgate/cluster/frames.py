@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import reduce
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +13,7 @@ from mlgate.errors import DataValidationError
 T = TypeVar("T")
 
 
-def read_source(source: str, root: Path) -> Any:
+def read_source(source: str, root: Path, partition_mb: int) -> Any:
     """A folder, glob, file or s3:// URL of CSV or Parquet files as one Dask DataFrame, read by the
     workers; a CSV's missing-value tokens are the data stage's own."""
     import dask
@@ -23,9 +22,12 @@ def read_source(source: str, root: Path) -> Any:
     dask.config.set({"dataframe.convert-string": False})  # text as pandas reads it, as the local engine
     files = table_files(source, root)
     try:
+        size = f"{partition_mb}MiB"
         if table_kind(files) == "parquet":
-            return dd.read_parquet(files)
-        return dd.read_csv(files, keep_default_na=False, na_values=list(NA_TOKENS), assume_missing=True)
+            return dd.read_parquet(files, split_row_groups="adaptive", blocksize=size)
+        return dd.read_csv(
+            files, blocksize=size, keep_default_na=False, na_values=list(NA_TOKENS), assume_missing=True
+        )
     except Exception as exc:  # dask, fsspec and pyarrow raise many types for an unreadable source
         raise DataValidationError(f"{FIELD}: {source}: cannot read: {exc}") from None
 
@@ -51,15 +53,42 @@ def per_partition(frame: Any, summarise: Callable[..., T], *args: Any) -> list[T
 
 
 def merged(frame: Any, summarise: Callable[..., T], merge: Callable[[T, T], T], *args: Any) -> T:
-    """The partitions' summaries added up with `merge`."""
-    return reduce(merge, per_partition(frame, summarise, *args))
+    """The partitions' summaries added up with `merge`, in pairs on the workers (a tree), so that no
+    worker holds more than a few summaries at once and only the total comes back."""
+    import dask
+
+    level = [dask.delayed(summarise)(part, *args) for part in frame.to_delayed()]
+    return reduce_tree(level, merge)
 
 
-def write_parquet(frame: Any, folder: Path) -> None:
-    """Write a Dask DataFrame as a partitioned Parquet folder (part.0.parquet, …), one file per partition."""
-    frame.to_parquet(
-        str(folder),
-        write_index=False,
-        write_metadata_file=False,
-        name_function=lambda number: f"part.{number:05d}.parquet",  # name order is partition order
-    )
+def reduce_tree(level: list[Any], merge: Callable[[T, T], T]) -> T:
+    """Delayed values merged pairwise, in order, and computed."""
+    import dask
+
+    while len(level) > 1:
+        pairs = [dask.delayed(merge)(a, b) for a, b in zip(level[::2], level[1::2], strict=False)]
+        level = pairs + ([level[-1]] if len(level) % 2 else [])
+    try:
+        (total,) = dask.compute(level[0])
+    except (ValueError, TypeError, OSError) as exc:  # a partition that does not parse as the first did
+        raise DataValidationError(f"{FIELD}: a partition cannot be read as the first was: {exc}") from None
+    result: T = total
+    return result
+
+
+def write_parquet(frames: list[Any], folders: list[Path]) -> None:
+    """Write Dask DataFrames as partitioned Parquet folders (part.00000.parquet, …), one file per
+    partition, in one pass over what they are computed from."""
+    import dask
+
+    writes = [
+        frame.to_parquet(
+            str(folder),
+            write_index=False,
+            write_metadata_file=False,
+            compute=False,
+            name_function=lambda number: f"part.{number:05d}.parquet",  # name order is partition order
+        )
+        for frame, folder in zip(frames, folders, strict=True)
+    ]
+    dask.compute(*writes)

@@ -25,12 +25,13 @@ from mlgate.metrics import (
 from mlgate.rowhash import poisson_weights
 
 AUC_BINS = 8192
+CELLS = RESAMPLE_CELLS // 4  # weights per chunk on a worker: a few arrays of 16 MB each
 Stats = dict[str, Any]
 
 
 def weights(row_ids: np.ndarray, samples: int, seed: int) -> Any:
     """(1 + samples) × rows weights in row chunks that bound memory: ones first, then the resamples."""
-    step = max(1, RESAMPLE_CELLS // (samples + 1))
+    step = max(1, CELLS // (samples + 1))
     for start in range(0, len(row_ids), step):
         ids = row_ids[start : start + step]
         yield (

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.cluster.frames import merged
-from mlgate.cluster.sketch import Sketch, bin_edges, rank_error, sketch
+from mlgate.cluster.sketch import Sketch, bin_edges, merge_sketches, rank_error, sketch
 from mlgate.datasets.profile import MAX_CATEGORY_CHARS, OTHER
 from mlgate.datasets.schema import ROW_ID, FeatureSchema
 
@@ -30,7 +30,7 @@ def _numeric_partial(values: pd.Series) -> Partial:
         "m2": float(((clean - mean) ** 2).sum()),
         "min": float(clean.min()) if clean.size else np.inf,
         "max": float(clean.max()) if clean.size else -np.inf,
-        "sketch": sketch(clean),
+        "sketch": sketch(clean, distinct=False),
     }
 
 
@@ -46,8 +46,7 @@ def _merge_numeric(a: Partial, b: Partial) -> Partial:
         "m2": m2,
         "min": min(a["min"], b["min"]),
         "max": max(a["max"], b["max"]),
-        "sketches": [*a.get("sketches", [a["sketch"]]), *b.get("sketches", [b["sketch"]])],
-        "sketch": None,
+        "sketch": merge_sketches(a["sketch"], b["sketch"]),
     }
 
 
@@ -80,7 +79,7 @@ def _merge_partials(a: dict[str, Partial], b: dict[str, Partial]) -> dict[str, P
 
 
 def _sketches(partial: Partial) -> list[Sketch]:
-    return partial.get("sketches") or [partial["sketch"]]
+    return [partial["sketch"]]
 
 
 def _bin_counts(part: pd.DataFrame, edges: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -119,9 +118,11 @@ def _categorical_profile(partial: Partial, max_categories: int) -> dict[str, Any
     }
 
 
-def reference_profile(train: Any, schema: FeatureSchema, settings: dict[str, Any]) -> dict[str, Any]:
+def reference_profile(
+    train: Any, schema: FeatureSchema, settings: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Partial]]:
     """The monitoring reference of the train split, as `mlgate.datasets.profile.reference_profile` makes it
-    in memory, with the quantile edges' rank error stated."""
+    in memory, with the quantile edges' rank error stated; and the partials, which the summary reuses."""
     numeric = [*schema.numeric, *([schema.target] if schema.task == "regression" else [])]
     categorical = [*schema.categorical, *([schema.target] if schema.task == "classification" else [])]
     partials = merged(train, _partials, _merge_partials, numeric, categorical)
@@ -133,7 +134,7 @@ def reference_profile(train: Any, schema: FeatureSchema, settings: dict[str, Any
             return _numeric_profile(partials[column], edges.get(column, np.array([])), counts.get(column))
         return _categorical_profile(partials[column], settings["max_categories"])
 
-    return {
+    profile = {
         "rows": partials[""]["rows"],
         "target": schema.target,
         "task": schema.task,
@@ -141,51 +142,64 @@ def reference_profile(train: Any, schema: FeatureSchema, settings: dict[str, Any
         "features": {c: profile_of(c) for c in [*schema.numeric, *schema.categorical]},
         "quantile_rank_error": max((rank_error(_sketches(partials[c])) for c in edges), default=0.0),
     }
+    return profile, partials
 
 
-def _digest_partial(part: pd.DataFrame) -> tuple[int, int, int]:
+Digest = tuple[int, int, int]
+
+
+def digest_partial(part: pd.DataFrame) -> Digest:
+    """One partition's share of `rows_digest`: the sum and xor of its row hashes, and its rows."""
     hashes = pd.util.hash_pandas_object(part, index=False).to_numpy()
     with np.errstate(over="ignore"):
         total = int(hashes.sum(dtype=np.uint64))
     return total, int(np.bitwise_xor.reduce(hashes)) if hashes.size else 0, hashes.size
 
 
-def _merge_digest(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
+def merge_digest(a: Digest, b: Digest) -> Digest:
     return (a[0] + b[0]) % (1 << 64), a[1] ^ b[1], a[2] + b[2]
 
 
-def rows_digest(frame: Any) -> str:
+def rows_digest(digest: Digest, columns: list[str]) -> str:
     """A sha256 over the rows' content that does not depend on their order or partitioning (the dask
     engine's; it differs from the local engine's sorted-hash digest)."""
-    total, xor, rows = merged(frame, _digest_partial, _merge_digest)
-    digest = hashlib.sha256(f"rows-sum/1:{total}:{xor}:{rows}:".encode())
-    digest.update("\x1f".join(map(str, frame.columns)).encode())
-    return digest.hexdigest()
+    total, xor, rows = digest
+    hashed = hashlib.sha256(f"rows-sum/1:{total}:{xor}:{rows}:".encode())
+    hashed.update("\x1f".join(map(str, columns)).encode())
+    return hashed.hexdigest()
+
+
+def _test_partial(part: pd.DataFrame, schema: FeatureSchema) -> tuple[dict[str, Partial], Digest]:
+    columns = ([], [schema.target]) if schema.task == "classification" else ([schema.target], [])
+    return _partials(part, *columns), digest_partial(part[[ROW_ID, schema.target]])
 
 
 def data_summary(
-    train: Any, test: Any, schema: FeatureSchema, data_hash: str, id_column: str | None
+    train: dict[str, Partial], test: Any, schema: FeatureSchema, data_hash: str, id_column: str | None
 ) -> dict[str, Any]:
-    """What reports/data.json holds, as `mlgate.datasets.profile.data_summary` writes it."""
-    columns = ([], [schema.target]) if schema.task == "classification" else ([schema.target], [])
-    partial = _merge_partials(*(merged(side, _partials, _merge_partials, *columns) for side in (train, test)))
-    rows = partial[""]["rows"]
+    """What reports/data.json holds, as `mlgate.datasets.profile.data_summary` writes it, from the train
+    split's profile partials and one pass over the test split."""
+    tested, digest = merged(
+        test, _test_partial, lambda a, b: (_merge_partials(a[0], b[0]), merge_digest(a[1], b[1])), schema
+    )
+    target = _merge_partials({"": train[""], schema.target: train[schema.target]}, tested)
+    rows = target[""]["rows"]
     balance: dict[str, Any]
     if schema.task == "classification":
-        counts = partial[schema.target]["counts"].sort_index()
+        counts = target[schema.target]["counts"].sort_index()
         balance = {"class_balance": {str(k): round(int(v) / rows, 6) for k, v in counts.items()}}
     else:
-        stats = _numeric_profile(partial[schema.target], np.array([]), None)
+        stats = _numeric_profile(target[schema.target], np.array([]), None)
         balance = {"target_stats": {k: stats[k] for k in ("mean", "std", "min", "max")}}
     return {
         "rows": rows,
-        "train_rows": merged(train, len, int.__add__),
-        "test_rows": merged(test, len, int.__add__),
+        "train_rows": train[""]["rows"],
+        "test_rows": tested[""]["rows"],
         "columns": len(schema.features),
         "target": schema.target,
         "task": schema.task,
         **balance,
         "data_hash": data_hash,
-        "test_hash": rows_digest(test[[ROW_ID, schema.target]]),
+        "test_hash": rows_digest(digest, [ROW_ID, schema.target]),
         "row_identity": {"id_column": id_column},
     }

@@ -23,16 +23,31 @@ class Sketch:
     rows: int
     quantiles: np.ndarray
     distinct: np.ndarray | None
+    error: float = 0.0  # how far in rank (a share of `rows`) a quantile read from it can be off
 
 
-def sketch(values: np.ndarray) -> Sketch:
-    """The sketch of one partition's values."""
+def sketch(values: np.ndarray, distinct: bool = True) -> Sketch:
+    """The sketch of one partition's values; with `distinct`, also its distinct values when few."""
     clean = np.sort(values[~np.isnan(values)])
     if clean.size == 0:
         return Sketch(0, clean, clean)
-    distinct = np.unique(clean)
     quantiles = np.quantile(clean, np.linspace(0.0, 1.0, GRID))
-    return Sketch(clean.size, quantiles, distinct if distinct.size <= MAX_DISTINCT else None)
+    error = max(1.0 / (GRID - 1), 1.0 / clean.size)
+    if not distinct:
+        return Sketch(clean.size, quantiles, None, error)
+    found = clean[np.r_[True, clean[1:] != clean[:-1]]]  # sorted already: no second sort
+    return Sketch(clean.size, quantiles, found if found.size <= MAX_DISTINCT else None, error)
+
+
+def merge_sketches(a: Sketch, b: Sketch) -> Sketch:
+    """Two sketches as one of the same size, so that merging many on the cluster stays small; each merge
+    adds 1/(GRID - 1) to the rank error."""
+    if not (a.rows and b.rows):
+        return a if a.rows else b
+    both = [a, b]
+    distinct = distinct_values(both)
+    grid = quantiles(both, np.linspace(0.0, 1.0, GRID))
+    return Sketch(a.rows + b.rows, grid, distinct, rank_error(both) + 1.0 / (GRID - 1))
 
 
 def distinct_values(sketches: list[Sketch]) -> np.ndarray | None:
@@ -62,6 +77,6 @@ def bin_edges(sketches: list[Sketch], bins: int) -> np.ndarray:
 
 
 def rank_error(sketches: list[Sketch]) -> float:
-    """The most a merged quantile's rank can be off, as a fraction of the rows."""
+    """The most a quantile read from these sketches together can be off in rank, as a share of the rows."""
     total = sum(s.rows for s in sketches)
-    return sum(max(s.rows / (GRID - 1), 1.0) for s in sketches if s.rows) / total if total else 0.0
+    return sum(s.rows * s.error for s in sketches) / total if total else 0.0

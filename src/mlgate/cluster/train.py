@@ -23,6 +23,10 @@ from mlgate.progress import step
 DEFAULT_ROWS = 1_000_000
 
 
+def _every_row(part: pd.DataFrame) -> pd.DataFrame:
+    return part
+
+
 def sample_rows(train: Any, schema: FeatureSchema, rows: int | None, seed: int) -> tuple[pd.DataFrame, int]:
     """At most `rows` train rows (DEFAULT_ROWS when None), drawn as mlgate.datasets.sampling draws them
     from one frame, and how many rows the split has in all."""
@@ -30,7 +34,7 @@ def sample_rows(train: Any, schema: FeatureSchema, rows: int | None, seed: int) 
     total = sum(counts.values())
     if total <= (rows or DEFAULT_ROWS):  # every row, in partition order, as the local engine reads them
         with step(f"bring the {total} train rows from the cluster"):
-            return train.compute().reset_index(drop=True), total
+            return pd.concat(per_partition(train, _every_row), ignore_index=True), total
     wanted, share = quotas(counts, rows or DEFAULT_ROWS)
     with step(f"sample {sum(wanted.values())} of {total} train rows on the cluster"):
         found = pd.concat(per_partition(train, candidates, schema, seed, share), ignore_index=True)

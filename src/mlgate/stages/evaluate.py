@@ -161,7 +161,8 @@ def _run_on_cluster(project: Project, params: dict[str, Any], model: Any, card: 
 
         outputs.folder(files.predictions, predict)
         sample = found["sample"]
-        rows = as_model_input(on_cluster.test_sample(test, sample[ROW_ID]), schema.categorical)
+        wanted = params["evaluate"]["permutation_importance"]["max_rows"]
+        rows = as_model_input(on_cluster.test_sample(test, sample[ROW_ID], wanted), schema.categorical)
         return found["metrics"], stage_plots(model, sample, rows, schema, params, card)
 
     write_outputs(project, write)
