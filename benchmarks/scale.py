@@ -87,6 +87,12 @@ def one_size(workdir: Path, rows: int, memory_limit: str) -> dict[str, tuple[flo
         remote = run_stages(project(workdir / f"dask-{rows}", source, compute))
         workers = worker_peak_mb(running.address)
     shutil.rmtree(source)
+    for engine, stages in (("local", local), ("dask", remote)):
+        print(
+            rows,
+            engine,
+            {s: (round(m.seconds, 1), round(m.peak_mb)) for s, m in zip(STAGES, stages, strict=True)},
+        )
     return {
         "local": (sum(m.seconds for m in local), max(m.peak_mb for m in local)),
         "dask": (sum(m.seconds for m in remote), max(max(m.peak_mb for m in remote), workers)),
@@ -104,8 +110,8 @@ def table(results: dict[int, dict[str, tuple[float, float]]], memory_limit: str)
         "memory is the biggest process's peak RSS (on the cluster, the stage process or a worker). "
         "Regenerate with `python benchmarks/scale.py`.",
         "",
-        "| rows | local: time (s) | local: peak (MB) | dask: time (s) | dask: peak (MB) | of which workers (MB) "
-        "| runner (MB) | time dask / local |",
+        "| rows | local: time (s) | local: peak (MB) | dask: time (s) | dask: peak (MB) "
+        "| of which workers (MB) | runner (MB) | time dask / local |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for rows, found in results.items():

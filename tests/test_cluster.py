@@ -9,6 +9,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +38,21 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield running
 
 
-def project_of(root: Path, dataset: tabular.Dataset, files: int = 3) -> dict[str, Any]:
-    """The dataset as `files` Parquet files under data/raw/parts, with params for the hash split."""
+def project_of(root: Path, dataset: tabular.Dataset, files: int = 3, kind: str = "parquet") -> dict[str, Any]:
+    """The dataset as `files` Parquet (or CSV) files under data/raw/parts, with params for the hash split."""
     parts = root / "data" / "raw" / "parts"
     parts.mkdir(parents=True)
     rows = len(dataset.frame)
     for index in range(files):
         chunk = dataset.frame.iloc[index * rows // files : (index + 1) * rows // files]
-        chunk.to_parquet(parts / f"batch-{index}.parquet", index=False)
+        if kind == "csv":
+            chunk.to_csv(parts / f"batch-{index}.csv", index=False)
+        else:
+            chunk.to_parquet(parts / f"batch-{index}.parquet", index=False)
     (root / ".mlgate").mkdir()
     (root / ".mlgate" / "version").write_text(mlgate.__version__ + "\n")
     params = json.loads(json.dumps(dataset.params))
-    params["data"].update(source="data/raw/parts")
+    params["data"].update(source="data/raw/parts" if kind == "parquet" else "data/raw/parts/*.csv")
     params["data"]["split"]["method"] = "hash"
     params["evaluate"].pop("slices", None)
     params["evaluate"]["bootstrap"]["samples"] = RESAMPLES
@@ -64,13 +68,16 @@ def on_dask(params: dict[str, Any], running: Cluster) -> dict[str, Any]:
     return {**params, "compute": {"engine": "dask", "address": running.address}}
 
 
+def by_row(path: Path) -> pd.DataFrame:
+    """A Parquet file or folder, sorted by row id."""
+    return pd.read_parquet(path).sort_values("row_id", ignore_index=True)
+
+
 def outputs(root: Path) -> dict[str, Any]:
     read = lambda name: json.loads((root / name).read_text())  # noqa: E731
     return {
-        "train": pd.read_parquet(root / "data/prepared/train.parquet").sort_values(
-            "row_id", ignore_index=True
-        ),
-        "test": pd.read_parquet(root / "data/prepared/test.parquet").sort_values("row_id", ignore_index=True),
+        "train": by_row(root / "data/prepared/train.parquet"),
+        "test": by_row(root / "data/prepared/test.parquet"),
         "profile": read("reports/reference_profile.json"),
         "summary": read("reports/data.json"),
         "metrics": read("reports/metrics.json"),
@@ -117,37 +124,37 @@ def assert_same_metrics(local: dict[str, Any], dask: dict[str, Any]) -> None:
     assert dask["bootstrap"] == {"method": "poisson", "samples": RESAMPLES}
 
 
-@pytest.mark.parametrize("make", tabular.DATASETS, ids=lambda make: make.__name__)
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [(make, "parquet") for make in tabular.DATASETS] + [(tabular.imbalanced, "csv")],
+    ids=lambda value: getattr(value, "__name__", value),
+)
 def test_the_dask_engine_gives_the_local_engines_answers(
-    make: Any, dask_cluster: Cluster, tmp_path: Path
+    make: Any, kind: str, dask_cluster: Cluster, tmp_path: Path
 ) -> None:
     dataset = make()
-    params = project_of(tmp_path, dataset)
+    params = project_of(tmp_path, dataset, kind=kind)
     project = Project.at(tmp_path)
     for stage in ("data", "train", "evaluate"):
         run_stage(project, stage, LocalEngine())
     local = outputs(tmp_path)
-    predicted = pd.read_parquet(tmp_path / "reports/predictions.parquet").sort_values(
-        "row_id", ignore_index=True
-    )
+    predicted = by_row(tmp_path / "reports/predictions.parquet")
     write(tmp_path, on_dask(params, dask_cluster))
     for stage in ("data", "train", "evaluate"):
         run_stage(Project.at(tmp_path), stage)
     dask = outputs(tmp_path)
     pd.testing.assert_frame_equal(dask["train"], local["train"])
     pd.testing.assert_frame_equal(dask["test"], local["test"])
-    assert sorted(p.name for p in (tmp_path / "data/prepared/train.parquet").iterdir()) == [
-        f"part.{n:05d}.parquet" for n in range(3)
-    ]
+    assert (
+        sorted(p.name for p in (tmp_path / "data/prepared/train.parquet").iterdir())[0]
+        == "part.00000.parquet"
+    )
     assert_same_profile(local["profile"], dask["profile"], local["train"])
     assert_same_metrics(local["metrics"], dask["metrics"])
     card = json.loads((tmp_path / "models/model.json").read_text())
     assert card["fit"] == {"method": "all", "rows": len(local["train"]), "of": len(local["train"])}
     # every train row fits in one sample, so the fit is the local engine's: predictions equal, row by row
-    on_workers = pd.read_parquet(tmp_path / "reports/predictions.parquet").sort_values(
-        "row_id", ignore_index=True
-    )
-    pd.testing.assert_frame_equal(on_workers, predicted)
+    pd.testing.assert_frame_equal(by_row(tmp_path / "reports/predictions.parquet"), predicted)
 
 
 BIG_FILES, BIG_ROWS, BIG_COLUMNS = 20, 100_000, 120  # 2,000,000 × 121 float64: 1.9 GB in memory
@@ -384,3 +391,52 @@ def test_dvc_repro_on_the_cluster_and_a_report_against_its_base(
     assert data["base"]["source"] in ("dvc-cache", "dvc-remote"), json.dumps(data["base"])
     assert data["statistics"]["method"] == "paired" and data["statistics"]["resampling"] == "poisson"
     assert data["statistics"]["shared_rows"] == data["statistics"]["pr_rows"] > 0
+
+
+@contextmanager
+def moto_server(folder: Path) -> Iterator[str]:
+    """A moto S3 server on loopback; stopped by its PID."""
+    import subprocess
+
+    port = free_port()
+    with open(folder / "moto.log", "w") as log:
+        server = subprocess.Popen(
+            [BIN / "moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+                assert time.monotonic() < deadline and server.poll() is None, "moto_server did not start"
+                time.sleep(0.2)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+def test_an_s3_source_and_batch_are_read_by_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    dataset = tabular.imbalanced()
+    params = project_of(tmp_path / "project", dataset)
+    with moto_server(tmp_path) as endpoint:
+        keys = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        for name, value in {**keys, "AWS_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(name, value)  # the workers started below inherit these
+        bucket = boto3.client("s3", endpoint_url=endpoint)
+        bucket.create_bucket(Bucket="lake")
+        for part in sorted((tmp_path / "project/data/raw/parts").iterdir()):
+            bucket.upload_file(str(part), "lake", f"churn/{part.name}")
+        run_stage(Project.at(tmp_path / "project"), "data", LocalEngine())
+        local = by_row(tmp_path / "project/data/prepared/train.parquet")
+        with cluster(tmp_path / "dask", workers=1) as running:
+            params["data"]["source"] = "s3://lake/churn/"
+            write(tmp_path / "project", on_dask(params, running))
+            run_stage(Project.at(tmp_path / "project"), "data")
+            pd.testing.assert_frame_equal(by_row(tmp_path / "project/data/prepared/train.parquet"), local)

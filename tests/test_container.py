@@ -155,7 +155,7 @@ def test_containerize_builds_a_labelled_image_with_no_compilers(
         dockerfile.MODEL_SHA256_LABEL: card["sha256"],
     }
     assert config["User"] == "1034:1034" and "/readyz" in " ".join(config["Healthcheck"]["Test"])
-    # No compilers, no curl, no package caches: only the venv and the bento on the base.
+    # No compilers, no curl, no package caches, no Dask (the pipeline's extra): only the venv and the bento.
     found = engine.docker(
         "run",
         "--rm",
@@ -164,7 +164,8 @@ def test_containerize_builds_a_labelled_image_with_no_compilers(
         example_image["id"],
         "-c",
         "for t in gcc cc make curl uv; do command -v $t; done; "
-        "ls -d /root/.cache /app/.venv/bin/pip /tmp/* 2>/dev/null; "
+        "ls -d /root/.cache /app/.venv/bin/pip /tmp/* /app/.venv/lib/python3*/site-packages/dask* "
+        "/app/.venv/lib/python3*/site-packages/distributed 2>/dev/null; "
         "find /app/.venv -maxdepth 4 -name tests -path '*site-packages/numpy*'; true",
     )
     assert found.stdout.strip() == "", found.stdout

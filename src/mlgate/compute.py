@@ -34,7 +34,9 @@ class Engine(Protocol):
         self, frame: pd.DataFrame, schema: FeatureSchema, settings: dict[str, Any]
     ) -> tuple[pd.DataFrame, pd.DataFrame]: ...
 
-    def training_rows(self, project: Any, params: dict[str, Any]) -> tuple[pd.DataFrame, FeatureSchema]: ...
+    def training_rows(
+        self, project: Any, params: dict[str, Any], incremental: bool
+    ) -> tuple[pd.DataFrame, FeatureSchema]: ...
 
     def parallel(self) -> AbstractContextManager[Any]: ...
 
@@ -95,8 +97,11 @@ class LocalEngine:
 
     rows: int = 0
 
-    def training_rows(self, project: Any, params: dict[str, Any]) -> tuple[pd.DataFrame, FeatureSchema]:
-        """The prepared train split, or its `model.train_rows` sample."""
+    def training_rows(
+        self, project: Any, params: dict[str, Any], incremental: bool
+    ) -> tuple[pd.DataFrame, FeatureSchema]:
+        """The prepared train split, or its `model.train_rows` sample (`incremental` changes nothing here:
+        the local engine fits every estimator with `fit`)."""
         files = project.files
         frame, schema = read_prepared(files.train, files.schema, project.shown(files.train))
         self.rows = len(frame)

@@ -13,12 +13,15 @@ import pandas as pd
 
 from mlgate.cluster.connect import connect
 from mlgate.cluster.frames import read_prepared
-from mlgate.cluster.train import categories, fit_incremental, fit_on_workers, sample_rows
+from mlgate.cluster.train import fit_incremental, fit_on_workers, sample_rows
 from mlgate.datasets.schema import FeatureSchema
 from mlgate.errors import DataValidationError
 from mlgate.progress import step
 
 T = TypeVar("T")
+PREPROCESSING_ROWS = (
+    100_000  # an incremental estimator's preprocessing sample, when model.train_rows is unset
+)
 
 
 @dataclass
@@ -31,8 +34,11 @@ class DaskEngine:
     rows: int = 0
     epochs: int = 1
     incremental: bool = field(default=False)
+    found: dict[str, list[str]] = field(default_factory=dict)  # the categories sample_rows found
 
-    def training_rows(self, project: Any, params: dict[str, Any]) -> tuple[pd.DataFrame, FeatureSchema]:
+    def training_rows(
+        self, project: Any, params: dict[str, Any], incremental: bool
+    ) -> tuple[pd.DataFrame, FeatureSchema]:
         """The `model.train_rows` sample (DEFAULT_ROWS when unset), drawn on the cluster."""
         files = project.files
         if not files.train.exists() or not files.schema.is_file():
@@ -40,7 +46,12 @@ class DaskEngine:
         schema = FeatureSchema.from_dict(json.loads(files.schema.read_text(encoding="utf-8")))
         self.train = read_prepared(files.train)
         model = params["model"]
-        sample, self.rows = sample_rows(self.train, schema, model["train_rows"], model["seed"])
+        rows = model["train_rows"]
+        if rows is None and incremental:
+            rows = (
+                PREPROCESSING_ROWS  # the sample fits only the preprocessing: every row trains the estimator
+            )
+        sample, self.rows, self.found = sample_rows(self.train, schema, rows, model["seed"])
         self.epochs = model["epochs"]
         return sample, schema
 
@@ -78,7 +89,7 @@ class DaskEngine:
 
     def categories(self, frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, list[Any]]:
         """Every category of each categorical feature in the whole train split."""
-        return categories(self.train, list(schema.categorical))
+        return self.found
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mlgate.cluster import metrics as merged_metrics
-from mlgate.cluster.frames import per_partition, read_prepared, reduce_tree
+from mlgate.cluster.frames import read_prepared, reduce_tree
 from mlgate.datasets.missing import as_model_input
 from mlgate.datasets.schema import ROW_ID, FeatureSchema
 from mlgate.metrics import Predictions, model_outputs, predictions_from_frame, usable_metrics
@@ -47,8 +47,10 @@ def _predict(
     table.to_parquet(path, index=False)
     p = _predictions(table, schema, card, settings["average"])
     stats = merged_metrics.partition_stats(p, table[ROW_ID].to_numpy(), settings["bootstrap"], None)
-    sample = table[uniform(table[ROW_ID].to_numpy(), 0, SAMPLE_STREAM) < settings["share"]]
-    return merged_metrics.score_sketches(p), stats, sample
+    draw = uniform(table[ROW_ID].to_numpy(), 0, SAMPLE_STREAM)
+    sample = table[draw < settings["share"]]
+    rows = part[draw < settings["importance_share"]]
+    return merged_metrics.score_sketches(p), stats, sample, rows
 
 
 def _histograms(
@@ -59,6 +61,11 @@ def _histograms(
     return merged_metrics.partition_stats(p, table[ROW_ID].to_numpy(), settings["bootstrap"], edges)
 
 
+def test_rows(test: Any, params: dict[str, Any]) -> int:
+    """The test split's rows (from the Parquet footers where dask can)."""
+    return len(test)
+
+
 def predict_and_score(
     test: Any,
     folder: Path,
@@ -67,16 +74,18 @@ def predict_and_score(
     card: dict[str, Any],
     params: dict[str, Any],
     names: list[str],
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Write every partition's predictions to `folder`; return metrics.json's block and a seeded sample
-    of at most PLOT_ROWS predictions (with its test rows) for the plots and the importance."""
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """Write every partition's predictions to `folder`; return metrics.json's block, a seeded sample of
+    about PLOT_ROWS predictions for the plots, and about 1.2 × the importance's max_rows test rows for it,
+    all taken in the same pass."""
     import dask
 
-    rows = int(test.map_partitions(len).sum().compute())
+    rows = test_rows(test, params)
     settings = {
         "average": params["evaluate"]["average"],
         "bootstrap": params["evaluate"]["bootstrap"],
         "share": PLOT_ROWS / max(rows, 1),
+        "importance_share": 1.2 * params["evaluate"]["permutation_importance"]["max_rows"] / max(rows, 1),
     }
     paths = [folder / f"part.{number:05d}.parquet" for number in range(test.npartitions)]
     with step(
@@ -90,6 +99,7 @@ def predict_and_score(
             ]
         )
     sample = pd.concat([part[2] for part in parts], ignore_index=True)
+    importance_rows = pd.concat([part[3] for part in parts], ignore_index=True)
     p = _predictions(sample, schema, card, settings["average"])
     stats = reduce(merged_metrics.merge_stats, [part[1] for part in parts])
     names = usable_metrics(names, p)
@@ -104,18 +114,7 @@ def predict_and_score(
         block["average"] = p.class_average
     block["n_test"] = rows
     block["bootstrap"] = {"method": "poisson", "samples": settings["bootstrap"]["samples"]}
-    return block, sample
-
-
-def _rows(part: pd.DataFrame, wanted: set[int]) -> pd.DataFrame:
-    return part[part[ROW_ID].isin(wanted)]
-
-
-def test_sample(test: Any, ids: pd.Series, rows: int) -> pd.DataFrame:
-    """`rows` of the sampled predictions' test rows, for permutation importance; each partition's share
-    comes to the runner on its own (no worker gathers them all)."""
-    wanted = set(ids.iloc[:rows].tolist())
-    return pd.concat(per_partition(test, _rows, wanted), ignore_index=True)
+    return block, sample, importance_rows
 
 
 def read_test(path: Path) -> Any:

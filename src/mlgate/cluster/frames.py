@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pandas as pd
+
 from mlgate.datasets.missing import NA_TOKENS
 from mlgate.datasets.sources import FIELD, table_files, table_kind
 from mlgate.errors import DataValidationError
@@ -25,11 +27,27 @@ def read_source(source: str, root: Path, partition_mb: int) -> Any:
         size = f"{partition_mb}MiB"
         if table_kind(files) == "parquet":
             return dd.read_parquet(files, split_row_groups="adaptive", blocksize=size)
-        return dd.read_csv(
+        frame = dd.read_csv(
             files, blocksize=size, keep_default_na=False, na_values=list(NA_TOKENS), assume_missing=True
         )
     except Exception as exc:  # dask, fsspec and pyarrow raise many types for an unreadable source
         raise DataValidationError(f"{FIELD}: {source}: cannot read: {exc}") from None
+    return _integers_as_pandas_reads_them(frame)
+
+
+def _integral(part: pd.DataFrame, columns: list[str]) -> dict[str, bool]:
+    return {c: bool(part[c].notna().all() and (part[c] % 1 == 0).all()) for c in columns}
+
+
+def _integers_as_pandas_reads_them(frame: Any) -> Any:
+    """A CSV's columns read as floats (a later block may hold a missing value), turned back into integers
+    where every value is a whole number and none is missing, as pandas reads the whole file."""
+    floats = [str(c) for c, kind in frame.dtypes.items() if kind == "float64"]
+    if not floats:
+        return frame
+    whole = merged(frame, _integral, lambda a, b: {c: a[c] and b[c] for c in a}, floats)
+    integers = {column: "int64" for column, flag in whole.items() if flag}
+    return frame.astype(integers) if integers else frame
 
 
 def read_prepared(path: Path) -> Any:

@@ -31,7 +31,7 @@ def add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 def quotas(counts: dict[str, int], rows: int) -> tuple[dict[str, int], dict[str, float]]:
     """How many rows each class keeps, and the share of its rows a first pass must bring in for that."""
     total = sum(counts.values())
-    wanted = {key: round(min(rows, total) * n / total) for key, n in counts.items()}
+    wanted = {key: max(1, round(min(rows, total) * n / total)) for key, n in counts.items()}  # every class
     share = {key: min(1.0, (OVERSAMPLE * k + 50) / counts[key]) for key, k in wanted.items()}
     return wanted, share
 

@@ -155,15 +155,13 @@ def _run_on_cluster(project: Project, params: dict[str, Any], model: Any, card: 
 
     def write(outputs: OutputSet) -> tuple[dict[str, Any], dict[str, Any]]:
         def predict(folder: Path) -> None:
-            found["metrics"], found["sample"] = on_cluster.predict_and_score(
+            found["metrics"], found["sample"], found["rows"] = on_cluster.predict_and_score(
                 test, folder, model, schema, card, params, names
             )
 
         outputs.folder(files.predictions, predict)
-        sample = found["sample"]
-        wanted = params["evaluate"]["permutation_importance"]["max_rows"]
-        rows = as_model_input(on_cluster.test_sample(test, sample[ROW_ID], wanted), schema.categorical)
-        return found["metrics"], stage_plots(model, sample, rows, schema, params, card)
+        rows = as_model_input(found["rows"], schema.categorical)
+        return found["metrics"], stage_plots(model, found["sample"], rows, schema, params, card)
 
     write_outputs(project, write)
     print(f"evaluate: {summary_line(found['metrics'], names)} (on the cluster)")

@@ -144,7 +144,8 @@ def _plain(value: Any) -> Any:
 def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
     """Run the train stage."""
     files = project.files
-    frame, schema = engine.training_rows(project, params)
+    incremental = hasattr(estimator_class(params["model"]["estimator"]), "partial_fit")
+    frame, schema = engine.training_rows(project, params, incremental)
     frame = as_model_input(frame, schema.categorical)
     with engine.parallel():
         chosen = select(
