@@ -131,11 +131,18 @@ def table(results: dict[int, dict[str, tuple[float, float]]], memory_limit: str)
             f"{grow['local']:.1f}x and its time {times['local']:.1f}x; the cluster's biggest process grows "
             f"{grow['dask']:.1f}x and its time {times['dask']:.1f}x.",
         ]
+    limit_mb = float(memory_limit.removesuffix("GB")) * 1000**3 / 2**20
+    under = all(found["dask"][1] < limit_mb for found in results.values())
+    ratio = results[first]["dask"][0] / results[first]["local"][0]
     lines += [
         "",
         f"Goals: the cluster's biggest process stays under its memory limit ({memory_limit}) at every size, "
-        "where the local engine grows with the data; the cluster takes at most 1.5x the local engine's time "
-        f"at {first:,} rows.",
+        f"where the local engine grows with the data: {'met' if under else 'not met'}. The cluster takes at "
+        f"most 1.5x the local engine's time at {first:,} rows: {'met' if ratio <= 1.5 else 'not met'} "
+        f"({ratio:.2f}x). At small sizes the cluster pays fixed costs the local engine does not: each stage "
+        "process imports Dask and connects, and the data stage reads the partitions in six passes "
+        "(expectations, repeated rows, the split, the profile twice, the test split) where the local "
+        "engine holds the table once.",
     ]
     return "\n".join(lines)
 
