@@ -19,7 +19,7 @@ from mlgate.cluster.profile import (
 from mlgate.datasets.expectations import check_facts, data_facts, merge_facts
 from mlgate.datasets.schema import ROW_ID, FeatureSchema, check_columns, infer_schema
 from mlgate.errors import DataValidationError
-from mlgate.fsio import output_set
+from mlgate.fsio import OutputSet
 from mlgate.progress import step
 from mlgate.project import Project
 from mlgate.rowhash import in_test
@@ -105,8 +105,9 @@ def _merge_checked(a: tuple[Any, Any], b: tuple[Any, Any]) -> tuple[Any, Any]:
     return merge_facts(a[0], b[0]), merge_digest(a[1], b[1])
 
 
-def run(project: Project, params: dict[str, Any]) -> None:
-    """Run the data stage on the cluster."""
+def prepare(project: Project, params: dict[str, Any], outputs: OutputSet) -> tuple[FeatureSchema, Any, Any]:
+    """Check, split and write both splits into `outputs` as partitioned folders; return the schema, the
+    summary (reports/data.json) and the reference profile, taken from the written folders."""
     data, files = params["data"], project.files
     frame, schema, data_hash = load_checked(params, project)
     with step("number repeated rows"):
@@ -114,22 +115,15 @@ def run(project: Project, params: dict[str, Any]) -> None:
     split = data["split"]
     train = frame.map_partitions(_side, split["test_size"], split["seed"], False)
     test = frame.map_partitions(_side, split["test_size"], split["seed"], True)
-    with output_set() as outputs:
-        for path in (files.train, files.test):
-            outputs.folder(path, lambda temp: None)
-        folders = [outputs.pending_path(path) for path in (files.train, files.test)]
-        with step("split and write the prepared Parquet folders"):
-            write_parquet([train, test], folders)
-        written = [read_prepared(folder) for folder in folders]
-        with step("profile the splits"):
-            profile, partials = reference_profile(written[0], schema, data["profile"])
-            summary = data_summary(partials, written[1], schema, data_hash, data["id_column"])
-        if not summary["train_rows"] or not summary["test_rows"]:
-            raise DataValidationError(f"data: data.split {split} leaves an empty train or test split")
-        outputs.json(files.schema, schema.to_dict())
-        outputs.json(files.data_report, summary)
-        outputs.json(files.profile, profile)
-    print(
-        f"data: {summary['train_rows']} train / {summary['test_rows']} test rows, "
-        f"{summary['columns']} features (on the cluster)"
-    )
+    for path in (files.train, files.test):
+        outputs.folder(path, lambda temp: None)
+    folders = [outputs.pending_path(path) for path in (files.train, files.test)]
+    with step("split and write the prepared Parquet folders"):
+        write_parquet([train, test], folders)
+    written = [read_prepared(folder) for folder in folders]
+    with step("profile the splits"):
+        profile, partials = reference_profile(written[0], schema, data["profile"])
+        summary = data_summary(partials, written[1], schema, data_hash, data["id_column"])
+    if not summary["train_rows"] or not summary["test_rows"]:
+        raise DataValidationError(f"data: data.split {split} leaves an empty train or test split")
+    return schema, summary, profile

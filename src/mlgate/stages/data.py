@@ -50,23 +50,24 @@ def prepare(
 
 def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
     """Run the data stage."""
-    if engine.name == "dask":
-        from mlgate.cluster import data as on_cluster
-
-        on_cluster.run(project, params)
-        return
-    train, test, schema, data_hash = prepare(project, params, engine)
-    with step("profile train split"):
-        profile = reference_profile(train, schema, params["data"]["profile"])
-        summary = data_summary(train, test, schema, data_hash, params["data"]["id_column"])
     files = project.files
     with output_set() as outputs:
-        outputs.parquet(files.train, train)
-        outputs.parquet(files.test, test)
+        if engine.name == "dask":
+            from mlgate.cluster import data as on_cluster
+
+            schema, summary, profile = on_cluster.prepare(project, params, outputs)
+        else:
+            train, test, schema, data_hash = prepare(project, params, engine)
+            with step("profile train split"):
+                profile = reference_profile(train, schema, params["data"]["profile"])
+                summary = data_summary(train, test, schema, data_hash, params["data"]["id_column"])
+            outputs.parquet(files.train, train)
+            outputs.parquet(files.test, test)
         outputs.json(files.schema, schema.to_dict())
         outputs.json(files.data_report, summary)
         outputs.json(files.profile, profile)
+    where = " (on the cluster)" if engine.name == "dask" else ""
     print(
         f"data: {summary['train_rows']} train / {summary['test_rows']} test rows, "
-        f"{summary['columns']} features"
+        f"{summary['columns']} features{where}"
     )
