@@ -263,6 +263,11 @@ def test_a_scheduler_that_cannot_be_reached_exits_2_naming_it(tmp_path: Path) ->
             "MLGATE_DASK_ADDRESS: 'scheduler:8786'",
         ),
         ({"address": "tcp://127.0.0.1:1\n"}, {}, "compute.address"),
+        (
+            {"address": "tls://127.0.0.1:1"},
+            {"MLGATE_DASK_TLS_CA": "/no/ca.pem", "MLGATE_DASK_TLS_CERT": "/no/cert.pem"},
+            "MLGATE_DASK_TLS_CA: /no/ca.pem: no such file, and not PEM text",
+        ),
     ],
 )
 def test_an_unsafe_or_unusable_address_is_refused(
@@ -334,7 +339,7 @@ def test_the_monitor_on_the_cluster_answers_as_the_local_engine(
         shifted.iloc[index::4].to_parquet(batches / f"day-{index}.parquet", index=False)
     local = run_mlgate("monitor", "--current", "batches/*.parquet", "--out", "local", cwd=tmp_path)
     write(tmp_path, on_dask(params, dask_cluster))
-    remote = run_mlgate("monitor", "--current", "batches/*.parquet", "--out", "dask", cwd=tmp_path)
+    remote = run_mlgate("monitor", "--current", "batches", "--out", "dask", cwd=tmp_path)  # a folder
     assert local.returncode == remote.returncode == 1, remote.stderr  # the shifted feature alarms
     assert "read 4 file(s) on the cluster" in remote.stderr
     answers = [json.loads((tmp_path / side / "monitor.json").read_text()) for side in ("local", "dask")]
@@ -440,3 +445,25 @@ def test_an_s3_source_and_batch_are_read_by_the_workers(
             write(tmp_path / "project", on_dask(params, running))
             run_stage(Project.at(tmp_path / "project"), "data")
             pd.testing.assert_frame_equal(by_row(tmp_path / "project/data/prepared/train.parquet"), local)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("data/raw/nothere/", "data/raw/nothere/: no such file or folder"),
+        ("data/raw/parts/*.json", "no .csv or .parquet file there"),
+        ("data/raw/mixed", "mixes formats (extra.csv is CSV, batch-0.parquet Parquet)"),
+    ],
+)
+def test_a_source_that_is_not_one_table_is_named(source: str, message: str, tmp_path: Path) -> None:
+    params = project_of(tmp_path, tabular.imbalanced(300))
+    (tmp_path / "data/raw/mixed").mkdir()
+    (tmp_path / "data/raw/mixed/extra.csv").write_text("a\n1\n")
+    (tmp_path / "data/raw/mixed/batch-0.parquet").write_bytes(
+        (tmp_path / "data/raw/parts/batch-0.parquet").read_bytes()
+    )
+    params["data"]["source"] = source
+    write(tmp_path, params)
+    result = run_mlgate("stage", "data", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr, result.stderr

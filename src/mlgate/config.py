@@ -243,7 +243,24 @@ def _compute_problems(params: dict[str, Any]) -> list[Problem]:
         problems.append(
             (("evaluate", "slices"), "not computed on compute.engine: dask yet; use the local engine")
         )
-    return problems
+    return problems + _address_problems(params["compute"])
+
+
+def _address_problems(compute: dict[str, Any]) -> list[Problem]:
+    """An address given (here or in MLGATE_DASK_ADDRESS) that a stage would refuse; a missing one is
+    left to the stage, since a workflow may give it only there."""
+    import os
+
+    from mlgate.cluster.connect import ADDRESS_ENV, scheduler_address
+    from mlgate.errors import ConfigError
+
+    if not (compute["address"] or os.environ.get(ADDRESS_ENV)):
+        return []
+    try:
+        scheduler_address(compute)
+    except ConfigError as exc:
+        return [(("compute", "address"), str(exc).removeprefix("params.yaml: compute.address: "))]
+    return []
 
 
 def _column_problems(params: dict[str, Any], columns: Collection[str], expectations: bool) -> list[Problem]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from mlgate.errors import ClusterError, ConfigError, MissingDependencyError
@@ -44,9 +45,15 @@ def security(address: str) -> Any:
     given = {field: os.environ.get(name) for field, name in TLS_ENV.items()}
     missing = [TLS_ENV[field] for field, value in given.items() if not value]
     if missing:
-        raise ConfigError(f"{address}: a tls:// scheduler needs {', '.join(missing)} (PEM text or a path)")
-    key = os.environ.get(TLS_KEY_ENV)
-    return Security(require_encryption=True, tls_client_key=key or None, **given)
+        raise ConfigError(
+            f"{address}: a tls:// scheduler needs {', '.join(missing)} (PEM text or a path), and "
+            f"{TLS_KEY_ENV} unless the key is in the certificate"
+        )
+    key = os.environ.get(TLS_KEY_ENV) or None
+    for name, value in [*((TLS_ENV[f], v) for f, v in given.items()), (TLS_KEY_ENV, key)]:
+        if value and "-----BEGIN" not in value and not Path(value).is_file():
+            raise ConfigError(f"{name}: {value}: no such file, and not PEM text")
+    return Security(require_encryption=True, tls_client_key=key, **given)
 
 
 def connect(compute: dict[str, Any]) -> AbstractContextManager[Any]:

@@ -79,6 +79,7 @@ def predict_and_score(
     about PLOT_ROWS predictions for the plots, and about 1.2 × the importance's max_rows test rows for it,
     all taken in the same pass."""
     import dask
+    from distributed import default_client
 
     rows = test_rows(test, params)
     settings = {
@@ -88,6 +89,7 @@ def predict_and_score(
         "importance_share": 1.2 * params["evaluate"]["permutation_importance"]["max_rows"] / max(rows, 1),
     }
     paths = [folder / f"part.{number:05d}.parquet" for number in range(test.npartitions)]
+    model = default_client().scatter(model, broadcast=True)  # sent once, not in every task
     with step(
         f"predict {rows} test rows on {test.npartitions} partition(s), "
         f"{settings['bootstrap']['samples']} Poisson resamples"

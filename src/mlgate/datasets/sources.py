@@ -45,9 +45,19 @@ def table_files(source: str, root: Path) -> list[str]:
     names = _url_files(source) if is_url(source) else _local_files(source, root)
     if not names:
         raise ConfigError(f"{FIELD}: {source}: no .csv or .parquet file there")
-    kinds = {TABLE_SUFFIXES.get(Path(name).suffix.lower()) for name in names}
-    if None in kinds or len(kinds) > 1:
-        raise ConfigError(f"{FIELD}: {source}: mixes formats; give only .csv or only .parquet files")
+    if len(names) == 1 and not is_url(names[0]) and not Path(names[0]).exists():
+        raise ConfigError(f"{FIELD}: {source}: no such file or folder (if it is DVC-tracked, run `dvc pull`)")
+    kinds = {name: TABLE_SUFFIXES.get(Path(name).suffix.lower()) for name in names}
+    strays = [name for name, kind in kinds.items() if kind is None]
+    if strays:
+        raise ConfigError(f"{FIELD}: {source}: {strays[0]} is not a .csv or .parquet file")
+    if len(set(kinds.values())) > 1:
+        csv = next(name for name, kind in kinds.items() if kind == "csv")
+        parquet = next(name for name, kind in kinds.items() if kind == "parquet")
+        raise ConfigError(
+            f"{FIELD}: {source}: mixes formats ({Path(csv).name} is CSV, {Path(parquet).name} Parquet); "
+            "one source is one format"
+        )
     return names
 
 

@@ -49,7 +49,12 @@ def resolve_inputs(pattern: str, root: Path, option: str = "--current") -> list[
         if not found:
             raise DataValidationError(f"{option} {pattern}: no file matches")
         return list(found)
-    names = sorted(glob.glob(pattern, root_dir=root)) if glob.has_magic(pattern) else [pattern]
+    if not glob.has_magic(pattern) and (root / pattern).is_dir():  # a folder: every batch file in it
+        pattern = (Path(pattern) / "**" / "*").as_posix()
+        found = [n for n in glob.glob(pattern, root_dir=root, recursive=True) if (root / n).is_file()]
+        names = sorted(n for n in found if PurePosixPath(n).suffix.lower() in FORMATS)
+    else:
+        names = sorted(glob.glob(pattern, root_dir=root)) if glob.has_magic(pattern) else [pattern]
     if not names:
         raise DataValidationError(f"{option} {pattern}: no file matches")
     for name in names:

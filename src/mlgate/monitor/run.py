@@ -108,7 +108,7 @@ def _read(
 ) -> Batch:
     """The batch, read here chunk by chunk, or on the dask engine one file per task on the workers."""
     chunk_rows = params["monitor"]["chunk_rows"]
-    if params["compute"]["engine"] != "dask" or len(paths) < 2:
+    if params["compute"]["engine"] != "dask":
         return read_batch(paths, reference, chunk_rows, predictor)
     from mlgate.cluster.engine import dask_engine
 

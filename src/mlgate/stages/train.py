@@ -154,7 +154,10 @@ def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
     model = {**params["model"], "params": chosen.params}
     pipeline = build_pipeline(model, schema)
     estimator = params["model"]["estimator"]
-    with step(f"fit {estimator} on {len(frame)} rows"):
+    label = f"fit {estimator} on {len(frame)} rows"
+    if incremental and engine.name == "dask":
+        label = f"fit {estimator}: preprocessing on {len(frame)} sampled rows, then every partition"
+    with step(label):
         try:
             pipeline = engine.fit(pipeline, frame, schema)
         except (ValueError, TypeError) as exc:
