@@ -37,7 +37,7 @@ TRIALS, RESAMPLES, ALPHA = 500, 200, 0.05
 NAMES = list(METRICS_BY_TASK["classification"])
 ACCURACY = 0.85  # of the base model, and of both models under the null
 SIZES = (150, 6_000)
-LARGE_POISSON_TRIALS = 300  # n = 6,000 with the Poisson bootstrap: within the suite's time budget
+LARGE_POISSON_TRIALS = 200  # n = 6,000 with the Poisson bootstrap: within the suite's time budget
 
 
 def null_cutoff(trials: int) -> int:

@@ -33,7 +33,7 @@ class DaskEngine:
     train: Any = None  # the prepared train split, once training_rows read it
     rows: int = 0
     epochs: int = 1
-    incremental: bool = field(default=False)
+    incremental: bool = False
     found: dict[str, list[str]] = field(default_factory=dict)  # the categories sample_rows found
 
     def training_rows(

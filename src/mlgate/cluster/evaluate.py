@@ -61,11 +61,6 @@ def _histograms(
     return merged_metrics.partition_stats(p, table[ROW_ID].to_numpy(), settings["bootstrap"], edges)
 
 
-def test_rows(test: Any, params: dict[str, Any]) -> int:
-    """The test split's rows (from the Parquet footers where dask can)."""
-    return len(test)
-
-
 def predict_and_score(
     test: Any,
     folder: Path,
@@ -81,7 +76,7 @@ def predict_and_score(
     import dask
     from distributed import default_client
 
-    rows = test_rows(test, params)
+    rows = len(test)  # from the Parquet footers where dask can
     settings = {
         "average": params["evaluate"]["average"],
         "bootstrap": params["evaluate"]["bootstrap"],
