@@ -83,8 +83,9 @@ class DaskEngine:
         """`read([path], *args)` for every file as one task on the workers, the results merged in order."""
         import dask
 
+        shared = [self.client.scatter(arg, broadcast=True) for arg in args]  # the model once, not per file
         with step(f"read {len(paths)} file(s) on the cluster"):
-            parts = dask.compute(*[dask.delayed(read)([path], *args) for path in paths])
+            parts = dask.compute(*[dask.delayed(read)([path], *shared) for path in paths])
         return reduce(merge, parts)
 
     def categories(self, frame: pd.DataFrame, schema: FeatureSchema) -> dict[str, list[Any]]:
