@@ -1,8 +1,8 @@
 """A real Dask cluster on loopback for the tests: `dask scheduler` and two `dask worker` processes, each
-worker with one thread and a memory limit, started once per session and stopped by PID.
+worker with one thread and a memory limit, started once per test module and stopped by PID.
 
-`tls_cluster` starts one on tls:// with a throwaway CA, scheduler and client certificates made with
-`openssl`, to check that mlgate's client speaks TLS with the certificates in its environment.
+With `tls`, it listens on tls:// with a throwaway CA and certificates (`make_certificates`, made with
+`cryptography`), to check that mlgate's client speaks TLS with the certificates in its environment.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DASK = Path(sys.executable).with_name("dask")
 START_SECONDS = 90
@@ -111,74 +112,58 @@ def _client_security(tls: dict[str, str]) -> object:
     )
 
 
-def make_certificates(folder: Path) -> dict[str, str]:
-    """A throwaway CA and certificates for the scheduler, a worker and a client (CN 127.0.0.1)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    ca_key, ca = folder / "ca.key", folder / "ca.pem"
-    openssl = ["openssl"]
-    subprocess.run(
-        [
-            *openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=mlgate-test-ca",
-            "-keyout",
-            str(ca_key),
-            "-out",
-            str(ca),
-        ],
-        check=True,
-        capture_output=True,
+def _certificate(name: str, key: Any, issuer: tuple[Any, Any] | None, ca: bool) -> Any:
+    """A certificate for `name` (CN and 127.0.0.1/localhost), signed by `issuer` or by itself."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    signer_name, signer_key = issuer or (subject, key)
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(signer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
-    paths = {"ca": str(ca)}
-    extensions = folder / "san.ext"
-    extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    if not ca:
+        names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    return builder.sign(signer_key, hashes.SHA256())
+
+
+def make_certificates(folder: Path) -> dict[str, str]:
+    """A throwaway CA and certificates for the scheduler, a worker and a client, as PEM files."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, key: Any, certificate: Any) -> tuple[str, str]:
+        key_path, cert_path = folder / f"{name}.key", folder / f"{name}.pem"
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        return str(cert_path), str(key_path)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("mlgate-test-ca", ca_key, None, ca=True)
+    paths = {"ca": write("ca", ca_key, ca)[0]}
     for role in ("scheduler", "worker", "client"):
-        key, csr, cert = folder / f"{role}.key", folder / f"{role}.csr", folder / f"{role}.pem"
-        subprocess.run(
-            [
-                *openssl,
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                f"/CN={role}",
-                "-keyout",
-                str(key),
-                "-out",
-                str(csr),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [
-                *openssl,
-                "x509",
-                "-req",
-                "-in",
-                str(csr),
-                "-CA",
-                str(ca),
-                "-CAkey",
-                str(ca_key),
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                str(extensions),
-                "-out",
-                str(cert),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        paths.update({f"{role}_cert": str(cert), f"{role}_key": str(key)})
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert, key_path = write(role, key, _certificate(role, key, (ca.subject, ca_key), ca=False))
+        paths.update({f"{role}_cert": cert, f"{role}_key": key_path})
     return paths
