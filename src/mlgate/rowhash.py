@@ -11,6 +11,11 @@ import numpy as np
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 MIX_2 = np.uint64(0x94D049BB133111EB)
+# The streams `uniform` draws from, one per use, so that no two uses of one seed draw the same numbers:
+# the hash split uses 0 and resample b of the Poisson bootstrap b + 1, and these lie far beyond them.
+TRAIN_SAMPLE_STREAM = 1 << 30  # model.train_rows' sample
+PREDICTION_SAMPLE_STREAM = (1 << 30) + 1  # the dask engine's plot and importance rows
+SUBSAMPLE_STREAM = (1 << 30) + 2  # the report's m-out-of-n subset of a large test set
 POISSON_CDF = np.cumsum([np.exp(-1.0) / np.prod(np.arange(1, k + 1, dtype=float)) for k in range(24)])
 
 

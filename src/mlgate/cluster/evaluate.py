@@ -19,9 +19,8 @@ from mlgate.datasets.missing import as_model_input
 from mlgate.datasets.schema import ROW_ID, FeatureSchema
 from mlgate.metrics import Predictions, model_outputs, predictions_from_frame, usable_metrics
 from mlgate.progress import step
-from mlgate.rowhash import uniform
+from mlgate.rowhash import PREDICTION_SAMPLE_STREAM, uniform
 
-SAMPLE_STREAM = (1 << 30) + 1
 PLOT_ROWS = 200_000  # predictions the plots and importance are drawn from, a seeded sample
 
 
@@ -47,7 +46,7 @@ def _predict(
     table.to_parquet(path, index=False)
     p = _predictions(table, schema, card, settings["average"])
     stats = merged_metrics.partition_stats(p, table[ROW_ID].to_numpy(), settings["bootstrap"], None)
-    draw = uniform(table[ROW_ID].to_numpy(), 0, SAMPLE_STREAM)
+    draw = uniform(table[ROW_ID].to_numpy(), 0, PREDICTION_SAMPLE_STREAM)
     sample = table[draw < settings["share"]]
     rows = part[draw < settings["importance_share"]]
     return merged_metrics.score_sketches(p), stats, sample, rows

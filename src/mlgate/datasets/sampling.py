@@ -7,9 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from mlgate.datasets.schema import ROW_ID, FeatureSchema
-from mlgate.rowhash import uniform
+from mlgate.rowhash import TRAIN_SAMPLE_STREAM, uniform
 
-SAMPLE_STREAM = 1 << 30  # far from the bootstrap's streams (1 … resamples)
 OVERSAMPLE = 1.2
 
 
@@ -38,7 +37,7 @@ def quotas(counts: dict[str, int], rows: int) -> tuple[dict[str, int], dict[str,
 
 def candidates(part: pd.DataFrame, schema: FeatureSchema, seed: int, share: dict[str, float]) -> pd.DataFrame:
     """A partition's rows whose draw falls under their class's share, with the draw."""
-    draw = uniform(part[ROW_ID].to_numpy(), seed, SAMPLE_STREAM)
+    draw = uniform(part[ROW_ID].to_numpy(), seed, TRAIN_SAMPLE_STREAM)
     stratum = _strata(part, schema)
     keep = draw < stratum.map(share).to_numpy(dtype=float)
     return part[keep].assign(_draw=draw[keep], _stratum=stratum[keep].to_numpy())

@@ -31,13 +31,12 @@ from mlgate.metrics import (
 )
 from mlgate.monitor.stats import adjust_pvalues
 from mlgate.report.sides import Outputs
-from mlgate.rowhash import poisson_weights, uniform
+from mlgate.rowhash import SUBSAMPLE_STREAM, poisson_weights, uniform
 
 PAIRED, UNPAIRED = "paired", "unpaired"
 NOT_METRICS = {"n_test", "slices", "average", "bootstrap"}
 SUBSAMPLE_ROWS = 5_000  # above this many test rows, Δ's CI uses an m-out-of-n bootstrap (delta_tests)
 MULTINOMIAL, POISSON = "multinomial", "poisson"
-SUBSAMPLE_STREAM = (1 << 30) + 2  # far from the Poisson resamples' streams (1 … samples) and the samplers'
 
 
 @dataclass(frozen=True)
