@@ -225,8 +225,8 @@ def _serve_problems(params: dict[str, Any]) -> list[Problem]:
 
 
 def _compute_problems(params: dict[str, Any]) -> list[Problem]:
-    """What the dask engine needs: the hash split (a row's side must not depend on partitioning), a source
-    the workers can read, and no feature it does not run yet."""
+    """What the dask engine needs: the hash split (a row's side must not depend on partitioning) and a
+    source the workers can read."""
     if params["compute"]["engine"] != "dask":
         return []
     problems: list[Problem] = []
@@ -238,10 +238,6 @@ def _compute_problems(params: dict[str, Any]) -> list[Problem]:
                 ("data", "source"),
                 "compute.engine: dask reads CSV or Parquet files, a folder or glob of them, or s3://",
             )
-        )
-    if params["evaluate"]["slices"]:
-        problems.append(
-            (("evaluate", "slices"), "not computed on compute.engine: dask yet; use the local engine")
         )
     return problems + _address_problems(params["compute"])
 

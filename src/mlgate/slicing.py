@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlgate.errors import DataValidationError
 from mlgate.metrics import RESAMPLE_CELLS, Predictions, percentile_interval, resample_weights, score
 
 MAX_SLICE_GROUPS = 20
@@ -24,12 +25,21 @@ PERMUTATION_ROWS = 20_000  # a larger set is tested on a seeded subset of this m
 MISSING_GROUP = "(missing)"
 
 
+def require_columns(columns: list[str], available: list[str]) -> None:
+    """Stop on the first `evaluate.slices` column the test set does not have."""
+    for column in columns:
+        if column not in available:
+            raise DataValidationError(
+                f"params.yaml: evaluate.slices: {column!r} is not a column of the test set"
+            )
+
+
 def group_labels(values: pd.Series) -> pd.Series:
     """The group each row belongs to, as text; missing values form their own group."""
     return values.astype(str).where(values.notna(), MISSING_GROUP)
 
 
-def _gap(values: np.ndarray) -> np.ndarray:
+def gaps(values: np.ndarray) -> np.ndarray:
     """Largest minus smallest finite value along axis 0 (groups × draws); NaN with fewer than two."""
     finite = np.isfinite(values)
     counts = finite.sum(axis=0)
@@ -69,22 +79,23 @@ def gap_p_values(
     if len(codes) > PERMUTATION_ROWS:
         keep = np.sort(np.random.default_rng(seed).choice(len(codes), PERMUTATION_ROWS, replace=False))
         predictions, codes = predictions.take(keep), codes[keep]
-        observed = _observed_gaps(names, predictions, codes)
+        observed = observed_gaps(names, predictions, codes)
     at_least = dict.fromkeys(names, 0)
     groups = np.unique(codes)
     for shuffled in _permuted(codes, PERMUTATIONS, seed):
         with np.errstate(invalid="ignore", divide="ignore"):
             scored = [score(names, predictions, (shuffled == group).astype(float)) for group in groups]
         for name in names:
-            gaps = _gap(np.vstack([values[name] for values in scored]))
-            at_least[name] += int(np.sum(np.nan_to_num(gaps, nan=-np.inf) >= observed[name] - 1e-12))
+            shuffled_gaps = gaps(np.vstack([values[name] for values in scored]))
+            at_least[name] += int(np.sum(np.nan_to_num(shuffled_gaps, nan=-np.inf) >= observed[name] - 1e-12))
     return {name: (at_least[name] + 1) / (PERMUTATIONS + 1) for name in names}
 
 
-def _observed_gaps(names: list[str], predictions: Predictions, codes: np.ndarray) -> dict[str, float]:
+def observed_gaps(names: list[str], predictions: Predictions, codes: np.ndarray) -> dict[str, float]:
+    """Each metric's gap between the groups that `codes` numbers, on these rows."""
     masks = [codes == group for group in np.unique(codes)]
     values = [score(names, predictions.take(mask)) for mask in masks]
-    return {name: float(_gap(np.vstack([v[name] for v in values]))[0]) for name in names}
+    return {name: float(gaps(np.vstack([v[name] for v in values]))[0]) for name in names}
 
 
 def slice_metrics(
@@ -108,7 +119,7 @@ def slice_metrics(
     }
     if len(judged) < 2:
         return result
-    observed = {name: float(_gap(np.array([[groups[g][name]] for g in judged]))[0]) for name in names}
+    observed = {name: float(gaps(np.array([[groups[g][name]] for g in judged]))[0]) for name in names}
     result["max_gap"] = observed
     if bootstrap["samples"]:
         draws = _group_draws(names, predictions, [masks[g] for g in judged], bootstrap)
@@ -117,7 +128,7 @@ def slice_metrics(
             groups[group]["ci"] = {
                 name: percentile_interval(draws[name][index], confidence) for name in names
             }
-        result["gap_ci"] = {name: percentile_interval(_gap(draws[name]), confidence) for name in names}
+        result["gap_ci"] = {name: percentile_interval(gaps(draws[name]), confidence) for name in names}
     rows = np.flatnonzero(np.any([masks[g] for g in judged], axis=0))
     codes = np.select([masks[g][rows] for g in judged], list(range(len(judged))))
     defined = [name for name in names if np.isfinite(observed[name])]  # roc_auc of a one-class group: none

@@ -79,15 +79,22 @@ def merged(frame: Any, summarise: Callable[..., T], merge: Callable[[T, T], T], 
     return reduce_tree(level, merge)
 
 
-def reduce_tree(level: list[Any], merge: Callable[[T, T], T]) -> T:
-    """Delayed values merged pairwise, in order, and computed."""
+def tree(level: list[Any], merge: Callable[[T, T], T]) -> Any:
+    """Delayed values merged pairwise, in order: the delayed total, not yet computed."""
     import dask
 
     while len(level) > 1:
         pairs = [dask.delayed(merge)(a, b) for a, b in zip(level[::2], level[1::2], strict=False)]
         level = pairs + ([level[-1]] if len(level) % 2 else [])
+    return level[0]
+
+
+def reduce_tree(level: list[Any], merge: Callable[[T, T], T]) -> T:
+    """Delayed values merged pairwise, in order, and computed."""
+    import dask
+
     try:
-        (total,) = dask.compute(level[0])
+        (total,) = dask.compute(tree(level, merge))
     except (ValueError, TypeError, OSError) as exc:  # a partition that does not parse as the first did
         raise DataValidationError(f"{FIELD}: a partition cannot be read as the first was: {exc}") from None
     result: T = total

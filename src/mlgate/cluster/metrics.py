@@ -133,6 +133,15 @@ def partition_stats(
     return total
 
 
+def weighted_stats(p: Predictions, w: np.ndarray, edges: list[np.ndarray] | None = None) -> Stats:
+    """The sums of all of `p`'s rows under weights `w` (… × rows); with `edges`, their roc_auc
+    histograms' positive and negative counts instead (no low and high scores: the caller has them)."""
+    rows = slice(0, p.rows)
+    if edges is None:
+        return _sum_stats(p, w, rows)
+    return {k: v for k, v in _histograms(p, w, rows, edges).items() if k.startswith(("pos", "neg"))}
+
+
 def merge_stats(a: Stats, b: Stats) -> Stats:
     """Two partitions' statistics together."""
     if not a:
@@ -159,24 +168,36 @@ def _auc_bound(pos: np.ndarray, neg: np.ndarray, low: np.ndarray, high: np.ndarr
     return float(0.5 * (pos * neg)[mixed].sum() / total) if total else 0.0
 
 
-def roc_auc(stats: Stats, p: Predictions) -> tuple[np.ndarray, float]:
-    """roc_auc for the point (row 0) and every resample, averaged as `p.average` says, and its error bound."""
+def _class_shares(stats: Stats, p: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    """Each channel's roc_auc (channels × draws) and its share of the average (0 where undefined)."""
     count = 1 if not p.multiclass or p.average == "micro" else p.labels
     aucs = np.vstack([_auc(stats[f"pos{c}"], stats[f"neg{c}"]) for c in range(count)])
+    defined = ~np.isnan(aucs)
+    support = stats["actual"].T if count > 1 and p.average == "weighted" else np.ones_like(aucs)
+    return aucs, np.where(defined, support, 0.0)
+
+
+def auc_values(stats: Stats, p: Predictions) -> np.ndarray:
+    """roc_auc of every row of the histograms, averaged over the channels as `p.average` says."""
+    aucs, share = _class_shares(stats, p)
+    if len(aucs) == 1:
+        return aucs[0]
+    return divide((np.where(share > 0, aucs, 0.0) * share).sum(axis=0), share.sum(axis=0), np.nan)
+
+
+def roc_auc(stats: Stats, p: Predictions) -> tuple[np.ndarray, float]:
+    """roc_auc for the point (row 0) and every resample, averaged as `p.average` says, and its error bound."""
+    aucs, share = _class_shares(stats, p)
     bounds = np.array(
         [
             _auc_bound(stats[f"pos{c}"][0], stats[f"neg{c}"][0], stats[f"low{c}"], stats[f"high{c}"])
-            for c in range(count)
+            for c in range(len(aucs))
         ]
     )
-    if count == 1:
+    if len(aucs) == 1:
         return aucs[0], float(bounds[0])
-    defined = ~np.isnan(aucs)
-    support = stats["actual"].T if p.average == "weighted" else np.ones_like(aucs)
-    share = np.where(defined, support, 0.0)
-    value = divide((np.where(defined, aucs, 0.0) * share).sum(axis=0), share.sum(axis=0), np.nan)
     point_share = share[:, 0] / share[:, 0].sum() if share[:, 0].sum() else share[:, 0]
-    return value, float((bounds * point_share).sum())
+    return auc_values(stats, p), float((bounds * point_share).sum())
 
 
 def _r2(stats: Stats) -> np.ndarray:

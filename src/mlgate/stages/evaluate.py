@@ -14,7 +14,6 @@ import pandas as pd
 from mlgate.compute import Engine
 from mlgate.datasets.missing import as_model_input
 from mlgate.datasets.schema import ROW_ID, FeatureSchema, read_prepared
-from mlgate.errors import DataValidationError
 from mlgate.fsio import OutputSet, output_set
 from mlgate.metrics import (
     HIGHER_IS_BETTER,
@@ -32,7 +31,7 @@ from mlgate.modelio import load_model
 from mlgate.plots import classification_plots, importance_plot, regression_plots
 from mlgate.progress import step
 from mlgate.project import Project
-from mlgate.slicing import group_labels, slice_metrics
+from mlgate.slicing import group_labels, require_columns, slice_metrics
 
 
 def slices(
@@ -40,12 +39,9 @@ def slices(
 ) -> dict[str, Any]:
     """Sliced metrics of each `evaluate.slices` column: groups with CIs, the gap, its CI and p-value."""
     evaluate = params["evaluate"]
+    require_columns(evaluate["slices"], list(test.columns))
     result = {}
     for column in evaluate["slices"]:
-        if column not in test.columns:
-            raise DataValidationError(
-                f"params.yaml: evaluate.slices: {column!r} is not a column of the test set"
-            )
         with step(f"slice metrics by {column}"):
             labels = group_labels(test[column])
             result[column] = slice_metrics(
