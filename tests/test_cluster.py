@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from functools import reduce
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +27,16 @@ import tabular
 from cluster import Cluster, cluster, make_certificates
 from conftest import BIN, commit_all, repro, run
 from conftest import mlgate as run_mlgate
+from mlgate.cluster import slices as cluster_slices
 from mlgate.compute import LocalEngine
+from mlgate.errors import DataValidationError
 from mlgate.project import Project
+from mlgate.slicing import MAX_SLICE_GROUPS, group_labels
 from mlgate.stages import run_stage
 
 pytestmark = pytest.mark.slow
 CI_TOLERANCE = 0.35  # a CI end may differ from the local engine's by this share of the local CI's width
+SLICE_CI_TOLERANCE = 0.5  # the same for a slice group's CI and the gap's
 RESAMPLES = 200
 
 
@@ -157,6 +165,120 @@ def test_the_dask_engine_gives_the_local_engines_answers(
     pd.testing.assert_frame_equal(by_row(tmp_path / "reports/predictions.parquet"), predicted)
 
 
+def imbalanced_with_missing_segments() -> tabular.Dataset:
+    """The imbalanced table with 5% of its `segment` values missing, and more distinct scores than the
+    roc_auc histograms hold exactly, so that its bins (and the coarser bins of the slices' resamples)
+    are quantile bins."""
+    dataset = tabular.imbalanced(20_000)
+    frame = dataset.frame.copy()
+    frame.loc[np.random.default_rng(2).random(len(frame)) < 0.05, "segment"] = None
+    return replace(dataset, frame=frame)
+
+
+def assert_same_slice(local: dict[str, Any], dask: dict[str, Any]) -> None:
+    """The same groups, rows and judged flags; sums' values to 1e-9, roc_auc's within its bound; CI ends
+    within SLICE_CI_TOLERANCE of the local CI's width (a group's CI rests on fewer rows than the whole
+    set's: its ends move more between two bootstraps of 200 resamples); the same p-value."""
+    assert list(dask["groups"]) == list(local["groups"])
+    assert (dask["min_rows"], dask["groups_total"]) == (local["min_rows"], local["groups_total"])
+    for group, expected in local["groups"].items():
+        found = dask["groups"][group]
+        assert (found["rows"], found["judged"], "ci" in found) == (
+            expected["rows"],
+            expected["judged"],
+            "ci" in expected,
+        ), group
+        bound = (found.get("error_bound") or {}).get("roc_auc", 0.0)
+        for name in set(expected) - {"rows", "judged", "ci"}:
+            assert_close(found[name], expected[name], bound if name == "roc_auc" else 0.0)
+        for name, ci in (expected.get("ci") or {}).items():
+            assert_within(found["ci"][name], ci, bound)
+    gap_bound = 2 * max(g.get("error_bound", {}).get("roc_auc", 0.0) for g in dask["groups"].values())
+    for name, gap in local["max_gap"].items():
+        assert_close(dask["max_gap"][name], gap, gap_bound if name == "roc_auc" else 0.0)
+        assert_within(dask["gap_ci"][name], local["gap_ci"][name], gap_bound)
+    assert dask["gap_p"] == local["gap_p"] and all(0 < p <= 1 for p in dask["gap_p"].values())
+
+
+def assert_within(found: list[float], expected: list[float], bound: float) -> None:
+    """Both ends of a CI within SLICE_CI_TOLERANCE of the local width, plus roc_auc's bound; or both
+    undefined (roc_auc where the rows hold one class)."""
+    if None in expected:
+        assert found == expected
+        return
+    width = expected[1] - expected[0]
+    for value, end in zip(found, expected, strict=True):
+        assert abs(value - end) <= SLICE_CI_TOLERANCE * width + bound + 1e-12, (found, expected)
+
+
+def assert_close(found: float | None, expected: float | None, bound: float) -> None:
+    """Equal within `bound` plus rounding; both None when the metric is undefined there."""
+    if expected is None or found is None:
+        assert found is expected is None
+        return
+    assert abs(found - expected) <= bound + 1e-9 * max(1.0, abs(expected))
+
+
+@pytest.mark.parametrize(
+    ("make", "columns", "coarsest"),
+    [
+        (tabular.multiclass, ["habitat", "island"], False),
+        (imbalanced_with_missing_segments, ["segment"], True),
+    ],
+    ids=["multiclass", "imbalanced-16-bins"],
+)
+def test_slices_on_the_cluster_give_the_local_engines_answers(
+    make: Any,
+    columns: list[str],
+    coarsest: bool,
+    dask_cluster: Cluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sliced by string columns with missing values, on the same test partitions and the same model;
+    `coarsest`: the groups' resamples' roc_auc on the fewest bins the budget allows."""
+    if coarsest:
+        monkeypatch.setattr(cluster_slices, "SLICE_AUC_CELLS", 1)  # the runner plans the bins
+    params = project_of(tmp_path, make())
+    params["evaluate"].update(slices=columns)
+    write(tmp_path, on_dask(params, dask_cluster))
+    project = Project.at(tmp_path)
+    run_stage(project, "data")  # on the cluster: the test split is a folder of 3 partitions
+    run_stage(project, "train", LocalEngine())
+    run_stage(project, "evaluate", LocalEngine())
+    local = json.loads((tmp_path / "reports/metrics.json").read_text())["slices"]
+    run_stage(project, "evaluate")
+    dask = json.loads((tmp_path / "reports/metrics.json").read_text())["slices"]
+    assert list(dask) == list(local) == columns
+    assert "(missing)" in local[columns[0]]["groups"]
+    for column in columns:
+        assert_same_slice(local[column], dask[column])
+
+
+def test_slice_groups_are_the_local_engines_however_the_rows_are_cut() -> None:
+    """The MAX_SLICE_GROUPS largest groups in value_counts' order (ties in first appearance), from
+    partitions' counts merged in pairs."""
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        labels = pd.Series(rng.integers(0, 40, int(rng.integers(50, 400))).astype(str), dtype=object)
+        labels[rng.random(len(labels)) < 0.1] = None
+        cuts = [0, *np.sort(rng.choice(np.arange(1, len(labels)), 4, replace=False)), len(labels)]
+        parts = [
+            cluster_slices.group_counts(pd.DataFrame({"c": labels.iloc[a:b]}), ["c"])
+            for a, b in pairwise(cuts)
+        ]
+        counts = reduce(cluster_slices.merge_counts, parts)["c"]
+        expected = group_labels(labels).value_counts()
+        assert cluster_slices.plan_column(counts, 5, [], 0).groups == list(expected.index[:MAX_SLICE_GROUPS])
+        assert len(counts) == len(expected) and sum(counts.values()) == len(labels)
+
+
+def test_a_slice_column_with_too_many_values_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cluster_slices, "MAX_COUNTED_GROUPS", 3)
+    with pytest.raises(DataValidationError, match=r"evaluate\.slices: 'c' has more than 3 values"):
+        cluster_slices.merge_counts({"c": {"a": 1, "b": 2}}, {"c": {"b": 1, "d": 1, "e": 1}})
+
+
 BIG_FILES, BIG_ROWS, BIG_COLUMNS = 20, 100_000, 120  # 2,000,000 × 121 float64: 1.9 GB in memory
 WORKER_LIMIT = 1_000_000_000
 
@@ -184,6 +306,36 @@ def worker_peaks(client: Any) -> dict[str, float]:
         ).ru_maxrss * 1024
 
     return client.run(peak)
+
+
+def keep_as_base(root: Path) -> Path:
+    """A copy of the project's outputs as they are, to compare the next model with."""
+    base = root / "base"
+    for name in ("reports", "models"):
+        shutil.copytree(root / name, base / name)
+    shutil.copy(root / "params.yaml", base / "params.yaml")
+    return base
+
+
+def assert_reported_out_of_core(base: Path, root: Path, rows: int) -> None:
+    """The report pairs the two prediction folders on every row, through bucket files of at most about
+    BUCKET_ROWS rows each (forced below the test set here, so the join takes several buckets)."""
+    from mlgate.report import join, sides
+    from mlgate.report.build import assemble_report
+
+    project = Project.at(root)
+    recorded = replace(sides.workspace_outputs(Project.at(base)), source="dvc-cache")  # as read at a revision
+    old, sides_of = join.BUCKET_ROWS, [recorded, sides.workspace_outputs(project)]
+    join.BUCKET_ROWS = rows // 4
+    try:
+        report = assemble_report("main", *sides_of, project.params, [])
+    finally:
+        join.BUCKET_ROWS = old
+    statistics = report["statistics"]
+    assert (statistics["method"], statistics["resampling"]) == ("paired", "poisson")
+    assert statistics["shared_rows"] == statistics["pr_rows"] == statistics["base_rows"] == rows
+    roc_auc = next(row for row in report["metrics"] if row["metric"] == "roc_auc")
+    assert roc_auc["delta_ci"][0] <= roc_auc["delta"] <= roc_auc["delta_ci"][1]
 
 
 def test_data_larger_than_a_worker_goes_through_the_pipeline_on_the_cluster(
@@ -223,11 +375,20 @@ def test_data_larger_than_a_worker_goes_through_the_pipeline_on_the_cluster(
         metrics = json.loads((tmp_path / "reports/metrics.json").read_text())
         assert metrics["n_test"] > 350_000 and 0.8 < metrics["roc_auc"]["value"] < 1
         assert metrics["roc_auc"]["error_bound"] < 1e-3
+        base = keep_as_base(tmp_path)
         params["model"].update(estimator="sklearn.linear_model.LogisticRegression", params={"max_iter": 200})
         write(tmp_path, params)
-        run_stage(Project.at(tmp_path), "train")
+        for stage in ("train", "evaluate"):
+            run_stage(Project.at(tmp_path), stage)
         card = json.loads((tmp_path / "models/model.json").read_text())
         assert card["fit"]["method"] == "sample" and card["fit"]["rows"] == 50_000
+        assert_reported_out_of_core(base, tmp_path, metrics["n_test"])
+        monitored = run_mlgate("monitor", "--current", "data/raw/big", "--out", "monitor", cwd=tmp_path)
+        assert monitored.returncode in (0, 1), monitored.stderr
+        assert (
+            json.loads((tmp_path / "monitor/monitor.json").read_text())["current"]["rows"]
+            == BIG_FILES * BIG_ROWS
+        )
         peaks = worker_peaks(client)
         assert set(client.scheduler_info()["workers"]) == workers  # no worker was restarted for memory
     for address, (monitored, rss) in peaks.items():
@@ -290,7 +451,6 @@ def run_mlgate_env(cwd: Path, env: dict[str, str], *args: str) -> Any:
     [
         ({"data": {"split": {"method": "random"}}}, "data.split.method: compute.engine: dask needs"),
         ({"data": {"source": "sklearn:iris"}}, "data.source: compute.engine: dask reads"),
-        ({"evaluate": {"slices": ["segment"]}}, "evaluate.slices: not computed on compute.engine: dask"),
     ],
 )
 def test_the_dask_engine_refuses_what_it_cannot_run(
@@ -305,6 +465,14 @@ def test_the_dask_engine_refuses_what_it_cannot_run(
     write(tmp_path, params)
     result = run_mlgate("validate", cwd=tmp_path)
     assert result.returncode == 2 and field in result.stderr, result.stderr
+
+
+def test_validate_accepts_slices_on_the_dask_engine(tmp_path: Path) -> None:
+    params = project_of(tmp_path, tabular.imbalanced(300))
+    params["evaluate"]["slices"] = ["segment"]
+    write(tmp_path, {**params, "compute": {"engine": "dask", "address": "tcp://127.0.0.1:1"}})
+    result = run_mlgate("validate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_client_speaks_tls_with_certificates_from_the_environment(tmp_path: Path) -> None:

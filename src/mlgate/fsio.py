@@ -183,16 +183,3 @@ def output_set() -> Iterator[OutputSet]:
         outputs.discard()
         raise
     outputs.commit()
-
-
-def parquet_folder_bytes(folder: Path) -> bytes:
-    """A partitioned Parquet folder as the bytes of one Parquet file, its parts in name order."""
-    import io
-
-    import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
-
-    files = sorted(str(path) for path in folder.rglob("*.parquet") if path.is_file())
-    buffer = io.BytesIO()
-    pq.write_table(ds.dataset(files, format="parquet").to_table(), buffer)
-    return buffer.getvalue()

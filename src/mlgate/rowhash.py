@@ -16,6 +16,9 @@ MIX_2 = np.uint64(0x94D049BB133111EB)
 TRAIN_SAMPLE_STREAM = 1 << 30  # model.train_rows' sample
 PREDICTION_SAMPLE_STREAM = (1 << 30) + 1  # the dask engine's plot and importance rows
 SUBSAMPLE_STREAM = (1 << 30) + 2  # the report's m-out-of-n subset of a large test set
+REPORT_SAMPLE_STREAM = (1 << 30) + 3  # the report's chart rows of a partitioned side
+JOIN_STREAM = (1 << 30) + 4  # the bucket a row goes to in the report's join on row id
+SLICE_SAMPLE_STREAM = (1 << 30) + 5  # the dask engine's permutation-test rows of a slice column
 POISSON_CDF = np.cumsum([np.exp(-1.0) / np.prod(np.arange(1, k + 1, dtype=float)) for k in range(24)])
 
 

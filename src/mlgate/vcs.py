@@ -192,33 +192,33 @@ def dvc_reader(root: Path, rev: str) -> Reader:
     prefix = root.resolve().relative_to(top.resolve())
 
     def read(path: str) -> bytes | None:
-        # DVC signals a missing object in many ways (PathMissingError, DataIndexDirError, OSError)
+        # DVC signals a missing object in many ways (PathMissingError, DataIndexDirError, OSError, and
+        # its own IsADirectoryError for a tracked folder, which dvc_folder reads)
         target = (prefix / path).as_posix()
         try:
             data: bytes = dvc.api.read(target, repo=str(top), rev=rev, mode="rb")
-        except Exception as exc:
-            if type(exc).__name__ == "IsADirectoryError":  # DVC's own, for a tracked folder
-                return _read_folder(top, rev, target)
+        except Exception:
             return None
         return data
 
     return read
 
 
-def _read_folder(top: Path, rev: str, path: str) -> bytes | None:
-    """A DVC-tracked Parquet folder at a revision, as one Parquet file's bytes."""
-    import tempfile
-
+def dvc_folder(root: Path, rev: str, path: str, target: Path) -> bool:
+    """Copy a DVC-tracked folder of the project at `root`, at a revision, into `target` (DVC cache, else
+    remote); False when it cannot be read."""
     from dvc.api import DVCFileSystem
 
-    from mlgate.fsio import parquet_folder_bytes
-
-    with tempfile.TemporaryDirectory(prefix="mlgate-dvc-") as temp:
-        try:
-            DVCFileSystem(str(top), rev=rev).get(path, temp, recursive=True)
-            return parquet_folder_bytes(Path(temp))
-        except Exception:  # the same many ways as a file
-            return None
+    top = dvc_root(root)
+    source = (root.resolve().relative_to(top.resolve()) / path).as_posix()
+    try:
+        fs = DVCFileSystem(str(top), rev=rev)
+        if not fs.isdir(source):
+            return False
+        fs.get(source, str(target), recursive=True)
+    except Exception:  # the same many ways as a file
+        return False
+    return True
 
 
 def dvc_cache_dir(root: Path) -> Path:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlgate.errors import MlgateError, RegistryError
 from mlgate.layout import LAYOUT
+from mlgate.monitor.performance import PREDICTION
 from mlgate.project import Project
 from mlgate.registry.operations import load_registry, settings
-from mlgate.vcs import dvc_reader, read_at
+from mlgate.vcs import dvc_folder, dvc_reader, read_at
 
 
 @dataclass
@@ -30,7 +33,7 @@ class Reference:
     commit: str | None = None
     metrics: dict[str, Any] | None = None
     model_sha256: str | None = None
-    predictions: Any = None  # pandas DataFrame of the test set's predictions, when found
+    predictions: Any = None  # the test set's predicted values (a DataFrame of one column), when found
     card: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -67,10 +70,10 @@ def _workspace_reference(project: Project) -> Reference:
     reference = Reference(profile=_json(files.profile.read_bytes(), str(LAYOUT.profile)), origin="workspace")
     reference.metrics = _optional_json(files.metrics, str(LAYOUT.metrics))
     reference.card = _optional_json(files.card, str(LAYOUT.card))
-    if files.predictions.is_file():
+    if files.predictions.exists():  # a file, or the dask engine's folder
         import pandas as pd
 
-        reference.predictions = pd.read_parquet(files.predictions)
+        reference.predictions = pd.read_parquet(files.predictions, columns=[PREDICTION])
     return reference
 
 
@@ -105,12 +108,25 @@ def _registry_reference(project: Project, alias: str) -> Reference:
     )
     card = _read_at(project, LAYOUT.card.as_posix(), commit)
     reference.card = _json(card, str(LAYOUT.card)) if card else None
-    predictions = _read_at(project, LAYOUT.predictions.as_posix(), commit)
-    if predictions is not None:
-        import pandas as pd
-
-        reference.predictions = pd.read_parquet(io.BytesIO(predictions))
+    reference.predictions = _predictions_at(project, commit)
     return reference
+
+
+def _predictions_at(project: Project, commit: str) -> Any:
+    """The test set's predictions at a commit, a file or the dask engine's folder; None when absent."""
+    import pandas as pd
+
+    path = LAYOUT.predictions.as_posix()
+    data = _read_at(project, path, commit)
+    if data is not None:
+        return pd.read_parquet(io.BytesIO(data), columns=[PREDICTION])
+    with tempfile.TemporaryDirectory(prefix="mlgate-monitor-") as temp:
+        if not dvc_folder(project.root, commit, path, Path(temp) / "parts"):
+            return None
+        import pyarrow.dataset as ds
+
+        files = sorted(str(file) for file in Path(temp).rglob("*.parquet"))
+        return ds.dataset(files, format="parquet").to_table(columns=[PREDICTION]).to_pandas()
 
 
 def _read_at(project: Project, path: str, commit: str) -> bytes | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
@@ -23,7 +25,6 @@ from mlgate.report.charts import chart_data
 from mlgate.report.compare import (
     PAIRED,
     DeltaTest,
-    Pairing,
     averaging,
     bootstrap_settings,
     delta_tests,
@@ -36,8 +37,10 @@ from mlgate.report.compare import (
 from mlgate.report.gate import VerdictRows, check_gates
 from mlgate.report.headline import headline
 from mlgate.report.leaderboard import leaderboard
+from mlgate.report.parts import class_counts
 from mlgate.report.policy import judging_policy
 from mlgate.report.recorded import against_recorded, unrecorded_base
+from mlgate.report.streamed import is_partitioned, streamed_scores, streamed_statistics
 
 MARKER = "<!-- mlgate-report -->"
 FORMAT = "mlgate-report/1"
@@ -49,11 +52,22 @@ AS_WRITTEN = ("params", "estimator")  # shown as params.yaml spells them, wherev
 def _statistics(
     base: sides.Outputs, head: sides.Outputs, params: dict[str, Any], average: str | None
 ) -> tuple[dict[str, Any], dict[str, DeltaTest]]:
-    """Δ's CI and p-value per metric, and how they were estimated: paired on shared rows, or unpaired."""
+    """Δ's CI and p-value per metric, and how they were estimated: paired on shared rows, or unpaired.
+
+    A partitioned side (the dask engine's) is compared out of core, part by part (report/streamed.py)."""
     boot = replace(bootstrap_settings(params), resampling=resampling(base, head))
-    pair: Pairing = pairing(base, head)
+    names = [n for n in metric_values(head.metrics) if n in metric_values(base.metrics)]
+    if not base.has_metrics or base.predictions is None or head.predictions is None or boot.samples == 0:
+        names = []
+    if is_partitioned(base, head):
+        with tempfile.TemporaryDirectory(prefix="mlgate-join-") as scratch:
+            pair, tests = streamed_statistics(base, head, names, boot, average, Path(scratch))
+    else:
+        pair = pairing(base, head)
+        b, h = predictions_of(base, pair.base, average), predictions_of(head, pair.head, average)
+        tests = delta_tests(names, b, h, pair.method, boot) if names and b and h else {}
     stats: dict[str, Any] = {
-        "method": None,
+        "method": pair.method if names else None,
         "resampling": boot.resampling,
         "samples": boot.samples,
         "confidence": boot.confidence,
@@ -66,13 +80,7 @@ def _statistics(
         "pairing": pair.method,
         "subset": pair.subset,
     }
-    base_predictions = predictions_of(base, pair.base, average)
-    head_predictions = predictions_of(head, pair.head, average)
-    if not base.has_metrics or base_predictions is None or head_predictions is None or boot.samples == 0:
-        return stats, {}
-    names = [n for n in metric_values(head.metrics) if n in metric_values(base.metrics)]
-    stats["method"] = pair.method
-    return stats, delta_tests(names, base_predictions, head_predictions, pair.method, boot)
+    return stats, tests
 
 
 def _base_summary(rev: str, base: sides.Outputs) -> dict[str, Any]:
@@ -143,9 +151,14 @@ def _training_drift(base: sides.Outputs, head: sides.Outputs, params: dict[str, 
 
 def _rescored(head: sides.Outputs, average: str | None) -> dict[str, float]:
     """The PR's class-averaged metrics scored again from its predictions under the base's averaging."""
-    predictions = predictions_of(head, None, average)
     names = [n for n in metric_values(head.metrics) if n in AVERAGED]
-    return point_scores(usable_metrics(names, predictions), predictions) if predictions is not None else {}
+    if head.predictions is None:
+        return {}
+    if is_partitioned(head):
+        return streamed_scores(head, names, average)
+    predictions = predictions_of(head, None, average)
+    assert predictions is not None
+    return point_scores(usable_metrics(names, predictions), predictions)
 
 
 def _mismatch(base: str | None, head: str | None) -> list[str] | None:
@@ -189,7 +202,7 @@ def assemble_report(
     data["moved_features"] = _training_drift(base, head, params)
     gap_metric = (params["gates"]["slice_gap"] or {}).get("metric") or primary
     classes = (
-        unpredicted_classes(base.predictions, head.predictions)
+        unpredicted_classes(class_counts(base.predictions), class_counts(head.predictions))
         if params["model"]["task"] == "classification"
         else None
     )

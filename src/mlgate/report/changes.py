@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+from mlgate.report.parts import ClassCounts
 from mlgate.untrusted import code_span
 from mlgate.yamldoc import FieldPath, YamlDocument
 
@@ -174,23 +176,30 @@ def training_drift(
     ]
 
 
-def unpredicted_classes(base: Any, head: Any) -> str | None:
+def _as_text(counts: Counter[Any]) -> Counter[str]:
+    text: Counter[str] = Counter()
+    for value, count in counts.items():
+        text[str(value)] += count
+    return text
+
+
+def unpredicted_classes(base: ClassCounts | None, head: ClassCounts | None) -> str | None:
     """A note when the PR's model never predicts a class its test rows hold (a model collapsed to one class
     shows as nothing else but lower metrics); None when it predicts them all."""
-    if head is None or "prediction" not in head or "target" not in head:
+    if head is None:
         return None
-    truth, predicted = head["target"].astype(str), head["prediction"].astype(str)
+    truth, predicted = _as_text(head.truth), _as_text(head.predicted)
     never = sorted(set(truth) - set(predicted))
     if not never:
         return None
-    if predicted.nunique() == 1:
-        text = f"this PR's model predicts one class, {code_span(predicted.iloc[0])}, for every test row"
+    if len(predicted) == 1:
+        text = f"this PR's model predicts one class, {code_span(next(iter(predicted)))}, for every test row"
     else:
-        held = ", ".join(f"{code_span(label)} ({int((truth == label).sum())} rows)" for label in never)
+        held = ", ".join(f"{code_span(label)} ({truth[label]} rows)" for label in never)
         text = f"this PR's model never predicts {held} of its test rows' classes"
-    if base is not None and "prediction" in base:
-        before = base["prediction"].astype(str)
-        counts = {label: int((before == label).sum()) for label in never}
+    if base is not None:
+        before = _as_text(base.predicted)
+        counts = {label: before[label] for label in never}
         if any(counts.values()):
             text += "; the base predicted " + ", ".join(
                 f"{code_span(k)} for {v} rows" for k, v in counts.items() if v

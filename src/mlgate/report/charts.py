@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from mlgate.metrics import class_indices
+from mlgate.report.parts import class_counts, confusion_cells, row_sample
 from mlgate.report.sides import Outputs
 
 GRID = np.round(np.linspace(0.0, 1.0, 11), 1)
@@ -60,27 +60,20 @@ def curves(base: Outputs, head: Outputs, average: str | None) -> dict[str, Any]:
     return result
 
 
-def confusion(outputs: Outputs, labels: list[str]) -> list[list[int]] | None:
-    """Counts of actual (rows) × predicted (columns) over the given labels."""
-    frame = outputs.predictions
-    if frame is None:
-        return None
-    actual, predicted = class_indices(frame["target"], labels), class_indices(frame["prediction"], labels)
-    keep = (actual >= 0) & (predicted >= 0)
-    cells = np.bincount(actual[keep] * len(labels) + predicted[keep], minlength=len(labels) ** 2)
-    return cells.reshape(len(labels), len(labels)).tolist()
-
-
 def confusion_pair(base: Outputs, head: Outputs) -> dict[str, Any] | None:
     """Both sides' confusion matrices over the union of their classes (classification only)."""
-    frames = [o.predictions for o in (head, base) if o.predictions is not None]
-    if not frames or _task(head, base) != "classification":
+    counts = [found for o in (head, base) if (found := class_counts(o.predictions)) is not None]
+    if not counts or _task(head, base) != "classification":
         return None
     labels: list[str] = []
-    for frame in frames:
-        labels += [str(v) for v in sorted(frame["target"].unique().tolist()) if str(v) not in labels]
+    for found in counts:
+        labels += [str(v) for v in sorted(found.truth) if str(v) not in labels]
     labels = labels[:MAX_CLASSES]
-    return {"labels": labels, "base": confusion(base, labels), "pr": confusion(head, labels)}
+    return {
+        "labels": labels,
+        "base": confusion_cells(base.predictions, labels),
+        "pr": confusion_cells(head.predictions, labels),
+    }
 
 
 def importances(base: Outputs, head: Outputs) -> dict[str, Any] | None:
@@ -104,11 +97,11 @@ def binned_means(base: Outputs, head: Outputs) -> dict[str, Any] | None:
     """Mean prediction per bin of the actual value (equal-count bins of the PR's test set)."""
     if _task(head, base) != "regression" or head.predictions is None:
         return None
-    actual = head.predictions["target"].to_numpy(float)
+    rows = {"base": row_sample(base.predictions), "pr": row_sample(head.predictions)}
+    actual = head_rows["target"].to_numpy(float) if (head_rows := rows["pr"]) is not None else np.array([])
     edges = np.unique(np.quantile(actual, np.linspace(0, 1, BINS + 1)))
     result: dict[str, Any] = {"actual": _bin_mean(actual, actual, edges)}
-    for side, outputs in (("base", base), ("pr", head)):
-        frame = outputs.predictions
+    for side, frame in rows.items():
         result[side] = (
             None
             if frame is None

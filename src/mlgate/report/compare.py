@@ -25,6 +25,7 @@ from mlgate.metrics import (
     SCORERS,
     Predictions,
     percentile_interval,
+    point_scores,
     predictions_from_frame,
     resample_weights,
     score,
@@ -151,8 +152,16 @@ def subsample_rows(predictions: Predictions, seed: int, method: str = MULTINOMIA
     if rows <= SUBSAMPLE_ROWS:
         return None
     if method == POISSON:
-        return np.flatnonzero(uniform(_row_ids(predictions), seed, SUBSAMPLE_STREAM) < SUBSAMPLE_ROWS / rows)
+        return np.flatnonzero(in_subset(_row_ids(predictions), seed, rows))
     return np.sort(np.random.default_rng(seed).choice(rows, SUBSAMPLE_ROWS, replace=False))
+
+
+def in_subset(row_ids: np.ndarray, seed: int, rows: int) -> np.ndarray:
+    """Whether each row is in the Poisson bootstrap's subset of a test set of `rows` rows: every row up
+    to SUBSAMPLE_ROWS, else those whose id hashes under SUBSAMPLE_ROWS / rows (about SUBSAMPLE_ROWS)."""
+    if rows <= SUBSAMPLE_ROWS:
+        return np.ones(len(row_ids), dtype=bool)
+    return uniform(row_ids, seed, SUBSAMPLE_STREAM) < SUBSAMPLE_ROWS / rows
 
 
 def _row_ids(predictions: Predictions) -> np.ndarray:
@@ -179,12 +188,32 @@ def _deviations(names: list[str], predictions: Predictions, weights: np.ndarray)
     return {name: draws[name] - centre[name][0] for name in names}
 
 
+@dataclass(frozen=True)
+class Streamed:
+    """What the out-of-core comparison (report/streamed.py) computed part by part: each side's point values
+    over all its compared rows, and how many rows the predictions it passes were drawn from (in_subset)."""
+
+    base_point: dict[str, float]
+    head_point: dict[str, float]
+    base_rows: int
+    head_rows: int
+    error_bound: float = 0.0  # roc_auc's Δ from score histograms is within this of the exact Δ
+
+
+def _drawn(predictions: Predictions, rows: np.ndarray | None, total: int | None) -> tuple[Predictions, float]:
+    """`_subsample`, or for predictions already drawn from `total` rows, the factor for them."""
+    if total is None:
+        return _subsample(predictions, rows)
+    return predictions, float(np.sqrt(predictions.rows / total)) if total else 1.0
+
+
 def paired_deviations(
-    names: list[str], base: Predictions, head: Predictions, boot: Bootstrap
+    names: list[str], base: Predictions, head: Predictions, boot: Bootstrap, streamed: Streamed | None = None
 ) -> dict[str, np.ndarray]:
     """Bootstrap deviations of Δ = PR − base, both sides scored with the same weight matrix."""
-    rows = subsample_rows(head, boot.seed, boot.resampling)
-    (base, scale), (head, _) = _subsample(base, rows), _subsample(head, rows)
+    total = None if streamed is None else streamed.head_rows
+    rows = subsample_rows(head, boot.seed, boot.resampling) if total is None else None
+    (base, scale), (head, _) = _drawn(base, rows, total), _drawn(head, rows, total)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for weights in resamples(head, boot.samples, boot.seed, boot.resampling):
         head_dev, base_dev = _deviations(names, head, weights), _deviations(names, base, weights)
@@ -194,9 +223,10 @@ def paired_deviations(
 
 
 def _side_deviations(
-    names: list[str], predictions: Predictions, samples: int, seed: int, method: str
+    names: list[str], predictions: Predictions, samples: int, seed: int, method: str, total: int | None
 ) -> dict[str, np.ndarray]:
-    predictions, scale = _subsample(predictions, subsample_rows(predictions, seed, method))
+    rows = subsample_rows(predictions, seed, method) if total is None else None
+    predictions, scale = _drawn(predictions, rows, total)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for weights in resamples(predictions, samples, seed, method):
         for name, values in _deviations(names, predictions, weights).items():
@@ -205,11 +235,12 @@ def _side_deviations(
 
 
 def unpaired_deviations(
-    names: list[str], base: Predictions, head: Predictions, boot: Bootstrap
+    names: list[str], base: Predictions, head: Predictions, boot: Bootstrap, streamed: Streamed | None = None
 ) -> dict[str, np.ndarray]:
     """Bootstrap deviations of Δ from independent resamples of the two test sets."""
-    head_dev = _side_deviations(names, head, boot.samples, boot.seed, boot.resampling)
-    base_dev = _side_deviations(names, base, boot.samples, boot.seed + 1, boot.resampling)
+    head_total, base_total = (None, None) if streamed is None else (streamed.head_rows, streamed.base_rows)
+    head_dev = _side_deviations(names, head, boot.samples, boot.seed, boot.resampling, head_total)
+    base_dev = _side_deviations(names, base, boot.samples, boot.seed + 1, boot.resampling, base_total)
     return {name: head_dev[name] - base_dev[name] for name in names}
 
 
@@ -221,6 +252,7 @@ class DeltaTest:
     interval: tuple[float, float]
     p_value: float  # two-sided: how often the bootstrap Δ falls on the far side of 0, doubled
     p_worse: float  # one-sided: evidence that the PR is not worse (small means significantly worse)
+    error_bound: float = 0.0  # roc_auc's Δ from score histograms lies within this of the exact Δ
 
 
 def bootstrap_p_values(name: str, delta: float, deviations: np.ndarray) -> tuple[float, float]:
@@ -240,7 +272,12 @@ def bootstrap_p_values(name: str, delta: float, deviations: np.ndarray) -> tuple
 
 
 def delta_tests(
-    names: list[str], base: Predictions, head: Predictions, method: str, boot: Bootstrap
+    names: list[str],
+    base: Predictions,
+    head: Predictions,
+    method: str,
+    boot: Bootstrap,
+    streamed: Streamed | None = None,
 ) -> dict[str, DeltaTest]:
     """Δ's percentile bootstrap CI and p-values for every metric both sides can compute.
 
@@ -248,19 +285,26 @@ def delta_tests(
     a seeded subset of SUBSAMPLE_ROWS rows and their spread is rescaled by sqrt(m / n) (an m-out-of-n
     bootstrap), which keeps a 100,000-row report within its time budget. `boot.resampling` says whether
     a resample draws rows with multinomial counts or weighs each by a Poisson(1) draw keyed by its id.
+    With `streamed`, `base` and `head` are the rows already drawn, and the point values are given.
     """
     both_proba = base.proba is not None and head.proba is not None
     usable = [n for n in names if n in SCORERS and (n not in NEEDS_PROBA or both_proba)]
     if not usable or boot.samples == 0:
         return {}
-    deviations = (paired_deviations if method == PAIRED else unpaired_deviations)(usable, base, head, boot)
-    head_point, base_point = score(usable, head), score(usable, base)
+    deviations = (paired_deviations if method == PAIRED else unpaired_deviations)(
+        usable, base, head, boot, streamed
+    )
+    if streamed is None:
+        head_point, base_point = point_scores(usable, head), point_scores(usable, base)
+    else:
+        head_point, base_point = streamed.head_point, streamed.base_point
     tests = {}
     for name in usable:
-        delta = float(head_point[name][0] - base_point[name][0])
+        delta = float(head_point[name] - base_point[name])
         low, high = percentile_interval(deviations[name], boot.confidence)
         p_value, p_worse = bootstrap_p_values(name, delta, deviations[name])
-        tests[name] = DeltaTest(delta, (delta + low, delta + high), p_value, p_worse)
+        bound = streamed.error_bound if streamed is not None and name == "roc_auc" else 0.0
+        tests[name] = DeltaTest(delta, (delta + low, delta + high), p_value, p_worse, bound)
     return tests
 
 
@@ -311,7 +355,9 @@ def _delta_fields(
     name: str, base: float, pr: float, test: DeltaTest | None, p_adjusted: float | None, alpha: float
 ) -> dict[str, Any]:
     delta = pr - base if test is None else test.delta
+    bound = {"delta_error_bound": test.error_bound} if test is not None and test.error_bound else {}
     return {
+        **bound,
         "delta": delta,
         "delta_pct": 100 * delta / abs(base) if base else None,
         "delta_ci": None if test is None else list(test.interval),

@@ -184,12 +184,18 @@ def _method_note(report: dict[str, Any]) -> str:
     compared = sum(1 for r in report["metrics"] if r.get("p_adjusted") is not None)
     method = stats["method"] + " percentile bootstrap"
     method += " (Poisson, keyed by row id)" if stats.get("resampling") == "poisson" else ""
+    bounds = [
+        f"{display_name(r['metric'], report['average'])}'s Δ lies within {r['delta_error_bound']:.1e}"
+        for r in report["metrics"]
+        if r.get("delta_error_bound")
+    ]
+    histograms = f" From score histograms, {'; '.join(bounds)} of the exact Δ." if bounds else ""
     return (
         f"<sub>↑ higher is better, ↓ lower is better. CI of Δ: {method}, "
         f"{stats['samples']} resamples, seed {stats['seed']}: {why}. Each CI is for its metric alone "
         f"(unadjusted); the verdict is from the bootstrap p-value of Δ adjusted with Holm's method over the "
         f"{compared} metrics compared, so that together they flag a change by chance at most "
-        f"{100 * (1 - stats['confidence']):.0f}% of the time.</sub>"
+        f"{100 * (1 - stats['confidence']):.0f}% of the time.{histograms}</sub>"
     )
 
 

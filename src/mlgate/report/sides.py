@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlgate import __version__
-from mlgate.fsio import parquet_folder_bytes
 from mlgate.layout import LAYOUT
 from mlgate.project import Project
+from mlgate.report.parts import PredictionParts
 from mlgate.vcs import (
     DvcLock,
     Reader,
     cache_object,
     dvc,
+    dvc_folder,
     dvc_reader,
     read_at,
     resolve_rev,
@@ -31,6 +35,7 @@ from mlgate.vcs import (
 )
 from mlgate.yamldoc import YamlDocument, parse_yaml
 
+Folder = Callable[[str], PredictionParts | None]  # a tracked Parquet folder, read where it lies or copied
 PLOTS = ("roc", "precision_recall", "roc_by_class", "precision_recall_by_class", "importance")
 
 
@@ -43,7 +48,7 @@ class Outputs:
     metrics: dict[str, Any] | None = None
     data: dict[str, Any] | None = None
     card: dict[str, Any] | None = None
-    predictions: Any = None  # pandas DataFrame
+    predictions: Any = None  # a DataFrame, or PredictionParts for the dask engine's partitioned folder
     plots: dict[str, Any] = field(default_factory=dict)
     mlgate_version: str | None = None
     stale_reason: str | None = None
@@ -62,8 +67,8 @@ class Outputs:
         return data if isinstance(data, dict) else {}
 
 
-def load_outputs(reader: Reader, outputs: Outputs) -> Outputs:
-    """Fill `outputs` from a reader of root-relative paths."""
+def load_outputs(reader: Reader, outputs: Outputs, folder: Folder) -> Outputs:
+    """Fill `outputs` from readers of root-relative paths: files, and the predictions when a folder."""
     import pandas as pd
 
     def parsed(path: Path) -> Any:
@@ -74,7 +79,8 @@ def load_outputs(reader: Reader, outputs: Outputs) -> Outputs:
     outputs.card, outputs.profile = parsed(LAYOUT.card), parsed(LAYOUT.profile)
     outputs.sweep = parsed(LAYOUT.sweep)
     raw = reader(LAYOUT.predictions.as_posix())
-    outputs.predictions = None if raw is None else pd.read_parquet(io.BytesIO(raw))
+    predictions = LAYOUT.predictions.as_posix()
+    outputs.predictions = folder(predictions) if raw is None else pd.read_parquet(io.BytesIO(raw))
     outputs.plots = {
         name: value for name in PLOTS if (value := parsed(LAYOUT.plot(f"{name}.json"))) is not None
     }
@@ -84,11 +90,37 @@ def load_outputs(reader: Reader, outputs: Outputs) -> Outputs:
 def _file_reader(folder: Path) -> Reader:
     def read(path: str) -> bytes | None:
         target = folder / path
-        if target.is_dir():  # the dask engine's partitioned predictions
-            return parquet_folder_bytes(target)
         return target.read_bytes() if target.is_file() else None
 
     return read
+
+
+def _in_place(root: Path) -> Folder:
+    """The workspace's folders, read where they lie."""
+    return lambda path: PredictionParts.of(root / path) if (root / path).is_dir() else None
+
+
+def _copied(copy: Callable[[str, Path], bool]) -> Folder:
+    """Folders copied into a temporary directory that lives as long as the parts read from it."""
+
+    def read(path: str) -> PredictionParts | None:
+        scratch = tempfile.TemporaryDirectory(prefix="mlgate-report-")
+        if not copy(path, Path(scratch.name) / "parts"):
+            scratch.cleanup()
+            return None
+        return PredictionParts.of(Path(scratch.name), scratch)
+
+    return read
+
+
+def _copy_tree(root: Path) -> Callable[[str, Path], bool]:
+    def copy(path: str, target: Path) -> bool:
+        if not (root / path).is_dir():
+            return False
+        shutil.copytree(root / path, target)
+        return True
+
+    return copy
 
 
 def _params_of(text: bytes | None, source: str) -> YamlDocument | None:
@@ -101,7 +133,7 @@ def workspace_outputs(project: Project) -> Outputs:
     document = _params_of(text, project.shown(project.params_file))
     train = project.files.train if project.files.train.is_file() else None
     outputs = Outputs("workspace", document, mlgate_version=__version__, train=train)
-    return load_outputs(_file_reader(project.root), outputs)
+    return load_outputs(_file_reader(project.root), outputs, _in_place(project.root))
 
 
 def base_outputs(project: Project, rev: str, reproduce: bool = True) -> Outputs:
@@ -141,7 +173,8 @@ def base_outputs(project: Project, rev: str, reproduce: bool = True) -> Outputs:
 
 def _try_dvc(project: Project, sha: str, outputs: Outputs, outs: dict[str, str]) -> Outputs | None:
     """Read through DVC; None when a locked output is in neither the cache nor a remote."""
-    loaded = load_outputs(dvc_reader(project.root, sha), outputs)
+    folder = _copied(lambda path, target: dvc_folder(project.root, sha, path, target))
+    loaded = load_outputs(dvc_reader(project.root, sha), outputs, folder)
     fields = {
         LAYOUT.metrics: loaded.metrics,
         LAYOUT.data_report: loaded.data,
@@ -159,7 +192,8 @@ def reproduce_in_worktree(project: Project, sha: str) -> Outputs:
     with worktree(project.root, sha) as tree:
         run([tool("mlgate"), "validate"], tree, what)
         dvc(tree, "repro", "--quiet", what=what)
-        return load_outputs(_file_reader(tree), Outputs("worktree", mlgate_version=__version__))
+        outputs = Outputs("worktree", mlgate_version=__version__)
+        return load_outputs(_file_reader(tree), outputs, _copied(_copy_tree(tree)))
 
 
 def lock_drift(project: Project) -> list[str]:
