@@ -106,7 +106,8 @@ def table(results: dict[int, dict[str, tuple[float, float]]], memory_limit: str)
         f"{' and '.join(f'{rows:,}' for rows in results)} rows x 20 features (16 numeric, 4 categorical) in "
         f"{FILES} Parquet files; SGDClassifier, one pass over every row on both engines; 100 Poisson or "
         "multinomial resamples; permutation importance on 10,000 rows x 2. The cluster: `dask scheduler` and "
-        f"two single-threaded `dask worker`s with `--memory-limit {memory_limit}`, on the same 2 cores. Peak "
+        f"two single-threaded `dask worker`s with `--memory-limit {memory_limit}` and `--preload "
+        "mlgate.cluster.preload`, started before the clock, on the same 2 cores. Peak "
         "memory is the biggest process's peak RSS (on the cluster, the stage process or a worker). "
         "Regenerate with `python benchmarks/scale.py`.",
         "",
@@ -140,9 +141,9 @@ def table(results: dict[int, dict[str, tuple[float, float]]], memory_limit: str)
         f"where the local engine grows with the data: {'met' if under else 'not met'}. The cluster takes at "
         f"most 1.5x the local engine's time at {first:,} rows: {'met' if ratio <= 1.5 else 'not met'} "
         f"({ratio:.2f}x). At small sizes the cluster pays fixed costs the local engine does not: each stage "
-        "process imports Dask and connects, and the data stage reads the partitions in six passes "
-        "(expectations, repeated rows, the split, the profile twice, the test split) where the local "
-        "engine holds the table once.",
+        "process imports Dask and connects, and the data stage reads the partitions in four passes "
+        "(expectations with the digest and the repeated rows, the split, the profile of both splits, the "
+        "profile's bin counts) where the local engine holds the table once.",
     ]
     return "\n".join(lines)
 

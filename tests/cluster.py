@@ -89,6 +89,7 @@ def cluster(
         worker_tls = _tls_args(tls, "worker") if tls else []
         for _ in range(workers):
             args = ["worker", "--host", "127.0.0.1", "--nthreads", "1", "--memory-limit", memory_limit]
+            args += ["--preload", "mlgate.cluster.preload"]  # as docs/scaling.md starts them
             processes.append(_spawn([*args, *common, *worker_tls], log, env))
         security = _client_security(tls) if tls else None
         _wait_for_workers(running.address, workers, security)

@@ -14,7 +14,8 @@ from conftest import ROOT
 PACKAGE = ROOT / "src" / "mlgate"
 # What runs without being imported by mlgate: the console script and `python -m mlgate` (mlgate.cli,
 # mlgate.__main__), and the bento's entry module, which imports the service by name (serving/bento.py).
-ENTRY_POINTS = ("mlgate.cli", "mlgate.__main__", "mlgate.serving.service")
+# what users run: the CLI, the bento's service, and the module `dask worker --preload` imports
+ENTRY_POINTS = ("mlgate.cli", "mlgate.__main__", "mlgate.serving.service", "mlgate.cluster.preload")
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 400
 

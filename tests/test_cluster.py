@@ -27,6 +27,7 @@ import tabular
 from cluster import Cluster, cluster, make_certificates
 from conftest import BIN, commit_all, repro, run
 from conftest import mlgate as run_mlgate
+from mlgate.cluster import data as cluster_data
 from mlgate.cluster import slices as cluster_slices
 from mlgate.compute import LocalEngine
 from mlgate.errors import DataValidationError
@@ -163,6 +164,28 @@ def test_the_dask_engine_gives_the_local_engines_answers(
     assert card["fit"] == {"method": "all", "rows": len(local["train"]), "of": len(local["train"])}
     # every train row fits in one sample, so the fit is the local engine's: predictions equal, row by row
     pd.testing.assert_frame_equal(by_row(tmp_path / "reports/predictions.parquet"), predicted)
+
+
+@pytest.mark.parametrize("in_first_pass", [True, False], ids=["counted-with-expectations", "own-pass"])
+def test_repeated_rows_get_the_local_engines_ids(
+    in_first_pass: bool, dask_cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies of rows, in the same file and across files, numbered in row order as the local engine does;
+    whether the first pass finds the repeated rows or a pass of their own does."""
+    if not in_first_pass:
+        monkeypatch.setattr(cluster_data, "UNIQUE_SHARE", 0.0)
+    dataset = tabular.multiclass()
+    frame = dataset.frame
+    repeated = pd.concat([frame, frame.iloc[:40], frame.iloc[:10], frame.iloc[-5:]], ignore_index=True)
+    params = project_of(tmp_path, replace(dataset, frame=repeated))
+    run_stage(Project.at(tmp_path), "data", LocalEngine())
+    local = {split: by_row(tmp_path / f"data/prepared/{split}.parquet") for split in ("train", "test")}
+    write(tmp_path, on_dask(params, dask_cluster))
+    run_stage(Project.at(tmp_path), "data")
+    dask = {split: by_row(tmp_path / f"data/prepared/{split}.parquet") for split in ("train", "test")}
+    assert local["train"]["row_id"].is_unique and len(local["train"]) + len(local["test"]) == len(repeated)
+    pd.testing.assert_frame_equal(dask["train"], local["train"])
+    pd.testing.assert_frame_equal(dask["test"], local["test"])
 
 
 def imbalanced_with_missing_segments() -> tabular.Dataset:

@@ -73,10 +73,15 @@ def per_partition(frame: Any, summarise: Callable[..., T], *args: Any) -> list[T
 def merged(frame: Any, summarise: Callable[..., T], merge: Callable[[T, T], T], *args: Any) -> T:
     """The partitions' summaries added up with `merge`, in pairs on the workers (a tree), so that no
     worker holds more than a few summaries at once and only the total comes back."""
+
+    return reduce_tree(summaries(frame, summarise, *args), merge)
+
+
+def summaries(frame: Any, summarise: Callable[..., T], *args: Any) -> list[Any]:
+    """`summarise(partition, *args)` for every partition, as delayed values, not yet computed."""
     import dask
 
-    level = [dask.delayed(summarise)(part, *args) for part in frame.to_delayed()]
-    return reduce_tree(level, merge)
+    return [dask.delayed(summarise)(part, *args) for part in frame.to_delayed()]
 
 
 def tree(level: list[Any], merge: Callable[[T, T], T]) -> Any:
@@ -91,14 +96,19 @@ def tree(level: list[Any], merge: Callable[[T, T], T]) -> Any:
 
 def reduce_tree(level: list[Any], merge: Callable[[T, T], T]) -> T:
     """Delayed values merged pairwise, in order, and computed."""
+    (total,) = computed(tree(level, merge))
+    result: T = total
+    return result
+
+
+def computed(*totals: Any) -> tuple[Any, ...]:
+    """Delayed values computed together, in one pass over what they share."""
     import dask
 
     try:
-        (total,) = dask.compute(tree(level, merge))
+        return tuple(dask.compute(*totals))
     except (ValueError, TypeError, OSError) as exc:  # a partition that does not parse as the first did
         raise DataValidationError(f"{FIELD}: a partition cannot be read as the first was: {exc}") from None
-    result: T = total
-    return result
 
 
 def write_parquet(frames: list[Any], folders: list[Path]) -> None:

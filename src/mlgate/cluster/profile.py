@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlgate.cluster.frames import merged
+from mlgate.cluster.frames import computed, merged, summaries, tree
 from mlgate.cluster.sketch import Sketch, bin_edges, merge_sketches, rank_error, sketch
 from mlgate.datasets.profile import MAX_CATEGORY_CHARS, OTHER
 from mlgate.datasets.schema import ROW_ID, FeatureSchema
@@ -118,14 +118,33 @@ def _categorical_profile(partial: Partial, max_categories: int) -> dict[str, Any
     }
 
 
-def reference_profile(
-    train: Any, schema: FeatureSchema, settings: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Partial]]:
-    """The monitoring reference of the train split, as `mlgate.datasets.profile.reference_profile` makes it
-    in memory, with the quantile edges' rank error stated; and the partials, which the summary reuses."""
+def _profiled(schema: FeatureSchema) -> tuple[list[str], list[str]]:
+    """The numeric and the categorical columns of the profile, the target among them as its task says."""
     numeric = [*schema.numeric, *([schema.target] if schema.task == "regression" else [])]
     categorical = [*schema.categorical, *([schema.target] if schema.task == "classification" else [])]
-    partials = merged(train, _partials, _merge_partials, numeric, categorical)
+    return numeric, categorical
+
+
+def profile_and_summary(
+    train: Any, test: Any, schema: FeatureSchema, settings: dict[str, Any], hashes: tuple[str, str | None]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The reference profile of the train split and what reports/data.json holds (`hashes`: the data's
+    hash and the id column), from one pass over both splits and one more over train for the bin counts."""
+    numeric, categorical = _profiled(schema)
+    partials, tested = computed(
+        tree(summaries(train, _partials, numeric, categorical), _merge_partials),
+        tree(summaries(test, _test_partial, schema), _merge_tested),
+    )
+    summary = data_summary(partials, tested, schema, *hashes)
+    return reference_profile(train, schema, settings, partials), summary
+
+
+def reference_profile(
+    train: Any, schema: FeatureSchema, settings: dict[str, Any], partials: dict[str, Partial]
+) -> dict[str, Any]:
+    """The monitoring reference of the train split, as `mlgate.datasets.profile.reference_profile` makes it
+    in memory, with the quantile edges' rank error stated, from its merged partials."""
+    numeric, _ = _profiled(schema)
     edges = {c: bin_edges(_sketches(partials[c]), settings["bins"]) for c in numeric if partials[c]["n"]}
     counts = merged(train, _bin_counts, lambda a, b: {c: a[c] + b[c] for c in a}, edges) if edges else {}
 
@@ -142,7 +161,7 @@ def reference_profile(
         "features": {c: profile_of(c) for c in [*schema.numeric, *schema.categorical]},
         "quantile_rank_error": max((rank_error(_sketches(partials[c])) for c in edges), default=0.0),
     }
-    return profile, partials
+    return profile
 
 
 Digest = tuple[int, int, int]
@@ -150,7 +169,11 @@ Digest = tuple[int, int, int]
 
 def digest_partial(part: pd.DataFrame) -> Digest:
     """One partition's share of `rows_digest`: the sum and xor of its row hashes, and its rows."""
-    hashes = pd.util.hash_pandas_object(part, index=False).to_numpy()
+    return digest_of(pd.util.hash_pandas_object(part, index=False).to_numpy())
+
+
+def digest_of(hashes: np.ndarray) -> Digest:
+    """`digest_partial` of rows whose hashes are already taken."""
     with np.errstate(over="ignore"):
         total = int(hashes.sum(dtype=np.uint64))
     return total, int(np.bitwise_xor.reduce(hashes)) if hashes.size else 0, hashes.size
@@ -174,14 +197,20 @@ def _test_partial(part: pd.DataFrame, schema: FeatureSchema) -> tuple[dict[str, 
     return _partials(part, *columns), digest_partial(part[[ROW_ID, schema.target]])
 
 
+def _merge_tested(a: tuple[dict[str, Partial], Digest], b: tuple[dict[str, Partial], Digest]) -> Any:
+    return _merge_partials(a[0], b[0]), merge_digest(a[1], b[1])
+
+
 def data_summary(
-    train: dict[str, Partial], test: Any, schema: FeatureSchema, data_hash: str, id_column: str | None
+    train: dict[str, Partial],
+    test: tuple[dict[str, Partial], Digest],
+    schema: FeatureSchema,
+    data_hash: str,
+    id_column: str | None,
 ) -> dict[str, Any]:
     """What reports/data.json holds, as `mlgate.datasets.profile.data_summary` writes it, from the train
-    split's profile partials and one pass over the test split."""
-    tested, digest = merged(
-        test, _test_partial, lambda a, b: (_merge_partials(a[0], b[0]), merge_digest(a[1], b[1])), schema
-    )
+    split's profile partials and the test split's merged partials and digest."""
+    tested, digest = test
     target = _merge_partials({"": train[""], schema.target: train[schema.target]}, tested)
     rows = target[""]["rows"]
     balance: dict[str, Any]
