@@ -54,6 +54,28 @@ def test_unknown_and_missing_fields(tmp_path: Path) -> None:
     assert "data.target: required field is missing" in message
 
 
+@pytest.mark.parametrize(
+    ("source", "target", "expected"),
+    [
+        ("sklearn:wine", None, "target"),  # a bundled dataset's target column is always `target`
+        ("sklearn:wine", "target", "target"),
+        ("data/raw/mine.csv", "label", "label"),
+        ("data/raw/mine.csv", None, "data.target: required field is missing"),
+    ],
+)
+def test_only_a_sklearn_source_implies_its_target(
+    source: str, target: str | None, expected: str, tmp_path: Path
+) -> None:
+    named = f"  target: {target}\n" if target else ""
+    text = f"data:\n  source: {source}\n{named}model:\n  task: classification\n"
+    path = write(tmp_path, text + "  estimator: sklearn.linear_model.LogisticRegression\n")
+    if expected.startswith("data."):
+        with pytest.raises(ConfigError, match=expected):
+            load_params(path)
+    else:
+        assert load_params(path)["data"]["target"] == expected
+
+
 def test_serving_switch_must_be_a_boolean(tmp_path: Path) -> None:
     path = write(
         tmp_path,

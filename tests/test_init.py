@@ -138,7 +138,9 @@ def test_existing_files_are_never_overwritten(empty_repo: Path, release_sha: str
     assert (empty_repo / "params.yaml").read_text() == "# mine\n"
     ignored = (empty_repo / ".gitignore").read_text().splitlines()
     assert ignored[:2] == ["/models/", "*.tmp"] and ignored.count("/models/") == 1
-    assert {"/data/prepared/", "/reports/", ".registry.yaml.lock", ".mlgate-src/"} <= set(ignored)
+    assert {"/data/prepared/", "/reports/", ".registry.yaml.lock", ".mlgate-src/", "/dvc_plots/"} <= set(
+        ignored
+    )
 
 
 def test_an_explicit_ref_needs_no_network(empty_repo: Path) -> None:

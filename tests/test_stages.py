@@ -268,3 +268,23 @@ def test_stage_refuses_a_stale_version_file(project: Path) -> None:
     Path(".mlgate/version").write_text("0.0.1\n")
     with pytest.raises(ConfigError, match=r"\.mlgate/version says 0\.0\.1 .* run `mlgate validate`"):
         run_stage(Project.at(), "data")
+
+
+def test_an_estimator_that_cannot_take_nan_names_numeric_impute(project: Path) -> None:
+    """The multiclass table has NaN in a numeric column; with numeric_impute: none they reach a
+    LogisticRegression, which gets one line saying what to change, not scikit-learn's paragraph."""
+    import tabular
+
+    dataset = tabular.multiclass()
+    dataset.frame.to_csv(project / "data/raw/data.csv", index=False)
+    params = dataset.params
+    params["model"].update(estimator="sklearn.linear_model.LogisticRegression", params={})
+    write_params(project, params)
+    run_stage(Project.at(), "data")
+    with pytest.raises(ConfigError) as error:
+        run_stage(Project.at(), "train")
+    message = str(error.value)
+    assert message.startswith("params.yaml: model.preprocessing.numeric_impute: ") and "\n" not in message
+    params["model"]["preprocessing"]["numeric_impute"] = "median"
+    write_params(project, params)
+    run_stage(Project.at(), "train")

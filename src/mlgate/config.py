@@ -145,6 +145,8 @@ def load_params(
         raise document.error((), "expected a mapping of sections (data, model, evaluate, ...)")
     validate_document(document, PARAMS_SCHEMA)
     params: dict[str, Any] = apply_defaults(load_schema(PARAMS_SCHEMA), document.data)
+    if params["data"]["source"].startswith("sklearn:"):  # a bundled dataset's target is always `target`
+        params["data"].setdefault("target", "target")
     problems = _data_problems(params) + _metric_problems(params) + _gate_problems(params)
     problems += _serve_problems(params) + _compute_problems(params)
     known = columns(params) if columns is not None else None

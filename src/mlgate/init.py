@@ -29,6 +29,7 @@ GITIGNORE_ENTRIES = (
     *(f"/{folder.as_posix()}/" for folder in OUTPUT_FOLDERS),
     lock_path(default_section("registry")["path"]).name,
     ".mlgate-src/",
+    "/dvc_plots/",  # what `dvc plots show` writes
 )
 
 

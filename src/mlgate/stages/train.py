@@ -107,6 +107,19 @@ def build_pipeline(model: dict[str, Any], schema: FeatureSchema) -> Any:
     return Pipeline([("preprocess", columns), ("estimator", build_estimator(model))])
 
 
+def fit_error(estimator: str, exc: Exception) -> ConfigError:
+    """One line for a failed fit: what to change when the estimator cannot take missing values, else the
+    first line of scikit-learn's message."""
+    if "contains NaN" in str(exc):
+        return ConfigError(
+            f"params.yaml: model.preprocessing.numeric_impute: {estimator} cannot take missing values, and "
+            "they reach it: set numeric_impute to median or mean, or use an estimator that takes NaN "
+            "(HistGradientBoostingClassifier or HistGradientBoostingRegressor)"
+        )
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError(f"params.yaml: model: {estimator} failed to fit: {first}")
+
+
 def model_card(
     pipeline: Any,
     frame: pd.DataFrame,
@@ -161,7 +174,7 @@ def run(project: Project, params: dict[str, Any], engine: Engine) -> None:
         try:
             pipeline = engine.fit(pipeline, frame, schema)
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"params.yaml: model: {estimator} failed to fit: {exc}") from None
+            raise fit_error(estimator, exc) from None
     card = model_card(pipeline, frame, schema, model, engine.categories(frame, schema))
     card["fit"] = engine.fit_record(pipeline, frame)
     with output_set() as outputs:
