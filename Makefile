@@ -45,7 +45,7 @@ demo: $(VENV)/.installed ## run the example end to end and print what each step 
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/engine.sh run bash scripts/demo.sh
 
 test: $(VENV)/.installed-dev node-tools lint ## install dev deps and run the tests (the container tests on the engine)
-	bash scripts/engine.sh run $(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadgroup --durations=20
+	bash scripts/engine.sh run $(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=20
 
 lint: $(VENV)/.installed-dev ## ruff, mypy (src, benchmarks, scripts), the code's shape (tests/test_architecture.py), generated docs current
 	$(BIN)/ruff check src tests scripts benchmarks

@@ -79,7 +79,8 @@ def cluster(
     scheduler_file, log = folder / "scheduler.json", folder / "cluster.log"
     tls_args = _tls_args(tls, "scheduler") if tls else []
     protocol = ["--protocol", "tls"] if tls else []
-    common = ["--no-dashboard", "--scheduler-file", str(scheduler_file)]
+    # --no-dashboard still serves /health on 0.0.0.0: the address keeps it on loopback too
+    common = ["--no-dashboard", "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(scheduler_file)]
     processes = [
         _spawn(["scheduler", "--host", "127.0.0.1", "--port", "0", *protocol, *common, *tls_args], log, env)
     ]
@@ -92,7 +93,8 @@ def cluster(
             args += ["--preload", "mlgate.cluster.preload"]  # as docs/scaling.md starts them
             processes.append(_spawn([*args, *common, *worker_tls], log, env))
         security = _client_security(tls) if tls else None
-        _wait_for_workers(running.address, workers, security)
+        if workers:
+            _wait_for_workers(running.address, workers, security)
         yield running
     finally:
         running.stop()

@@ -33,16 +33,6 @@ FAST_EVALUATE = {
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `pytest -n 2 --dist loadgroup` (make test), keep each module on one worker, so that its
-    module-scoped fixtures (a cluster, an act world) start once; and every test that uses the container
-    engine on one worker, so that the session's one image is built once and no two builds race."""
-    for item in items:
-        uses_engine = "engine" in getattr(item, "fixturenames", ())
-        group = "container-engine" if uses_engine else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep HOME, git config, tool homes and caches in temp dirs; turn telemetry off."""

@@ -435,6 +435,16 @@ def test_a_scheduler_that_cannot_be_reached_exits_2_naming_it(tmp_path: Path) ->
     assert time.monotonic() - started < 60
 
 
+def test_a_scheduler_without_workers_exits_2_instead_of_waiting(tmp_path: Path) -> None:
+    params = project_of(tmp_path / "project", tabular.imbalanced(300))
+    with cluster(tmp_path / "lonely", workers=0) as lonely:
+        compute = {"engine": "dask", "address": lonely.address, "timeout": 2}
+        write(tmp_path / "project", {**params, "compute": compute})
+        result = run_mlgate("stage", "data", cwd=tmp_path / "project")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"the Dask scheduler at {lonely.address} has no workers (waited 2 s" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("compute", "env", "message"),
     [
@@ -658,3 +668,27 @@ def test_a_source_that_is_not_one_table_is_named(source: str, message: str, tmp_
     result = run_mlgate("stage", "data", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert message in result.stderr, result.stderr
+
+
+def test_the_roc_auc_histograms_fit_their_budget_with_many_classes_and_resamples() -> None:
+    """A 3-class model with 1,000 resamples gets fewer bins, so a task's histograms stay at 32 MB per
+    count; roc_auc still lies within its reported bound of scikit-learn's."""
+    from sklearn.metrics import roc_auc_score
+
+    from mlgate.cluster import metrics as merged
+    from mlgate.metrics import Predictions
+
+    rng = np.random.default_rng(5)
+    truth = rng.integers(0, 3, 20_000)
+    logits = np.eye(3)[truth] + rng.normal(0, 1, (20_000, 3))
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    p = Predictions("classification", truth, proba.argmax(axis=1), proba, labels=3)
+    bins = merged.auc_bins(1000, 3)
+    assert bins == 1394
+    edges = merged.auc_edges([merged.score_sketches(p)], bins)
+    ids = rng.choice(1 << 62, 20_000, replace=False)
+    stats = merged.partition_stats(p, ids, {"samples": 1000, "seed": 0}, edges)
+    assert sum(stats[f"pos{c}"].size for c in range(3)) <= merged.HISTOGRAM_CELLS
+    value, bound = merged.roc_auc(stats, p)
+    assert 0 < bound < 1e-3
+    assert abs(value[0] - roc_auc_score(truth, proba, multi_class="ovr")) <= bound

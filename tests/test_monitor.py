@@ -147,7 +147,8 @@ def test_small_batch_only_gets_the_schema_check(trained_repo: Path) -> None:
 @pytest.mark.parametrize(
     ("current", "message"),
     [
-        ("absent.csv", "absent.csv: file not found"),
+        ("absent.csv", "absent.csv: no such file or folder"),
+        ("absent-folder/", "absent-folder: no such file or folder"),
         ("batch.txt", "batch.txt: expected a .csv, .parquet or .jsonl file"),
         ("none-*.csv", "--current none-*.csv: no file matches"),
     ],

@@ -533,3 +533,22 @@ def test_training_data_that_moved_is_listed(scratch: Path) -> None:
     assert "mean radius" in moved and moved["mean radius"]["psi"] > 0.2
     assert "distribution" in moved["mean radius"]["why"]
     assert "mean texture" not in moved
+
+
+def test_a_stale_base_with_dvc_added_data_is_reproduced(tmp_path: Path) -> None:
+    """The raw CSV is `dvc add`ed, not in git, so a worktree of the base lacks it until it is checked out
+    from the shared cache; the base's dvc.lock is stale, so the base is reproduced there."""
+    repo = init_repo(tmp_path / "repo")
+    raw = "data/raw/breast_cancer.csv"
+    run("git", "rm", "-q", "--cached", raw, cwd=repo)
+    run(BIN / "dvc", "add", "-q", raw, cwd=repo)
+    repro(repo)
+    commit_all(repo, "train on dvc-added data")
+    params = read_params(repo)
+    params["evaluate"]["bootstrap"]["seed"] = 1  # the base's lock no longer matches its params
+    write_params(repo, params)
+    commit_all(repo, "change the seed, not reproduced")
+    run("git", "checkout", "-q", "-b", "pr", cwd=repo)
+    repro(repo)
+    report = report_json(repo, "main")
+    assert report["base"]["source"] == "worktree" and report["base"]["available"]

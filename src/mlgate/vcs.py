@@ -266,6 +266,12 @@ def worktree(root: Path, sha: str) -> Iterator[Path]:
             git_or_none(root, "worktree", "prune")
 
 
+def checkout_cached(root: Path) -> None:
+    """`dvc checkout` in `root` (a worktree holds only git's files): link in what the DVC cache holds, such
+    as `dvc add`ed inputs; what the cache lacks is left for `dvc repro` to rebuild or name."""
+    _completed([tool("dvc"), "checkout"], root, "check the base's DVC-tracked files out", None, text=True)
+
+
 def pull_missing(root: Path, paths: list[str]) -> str | None:
     """`dvc pull` the DVC-tracked files among `paths` that the workspace lacks; a note when that failed."""
     lock = root / "dvc.lock"

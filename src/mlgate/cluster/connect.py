@@ -73,4 +73,18 @@ def connect(compute: dict[str, Any]) -> AbstractContextManager[Any]:
         raise ClusterError(message) from None
     except ValueError as exc:  # a bad certificate or key
         raise ConfigError(f"{address}: {exc}") from None
+    _wait_for_a_worker(client, address, timeout)
     return client
+
+
+def _wait_for_a_worker(client: Any, address: str, timeout: float) -> None:
+    """Return once the scheduler has a worker; else close the client and exit 2, rather than wait on
+    tasks that nothing runs (workers that crashed, or never started)."""
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        client.close()
+        raise ClusterError(
+            f"the Dask scheduler at {address} has no workers (waited {timeout:g} s, compute.timeout): "
+            "start them, or see their logs for why they exit"
+        ) from None

@@ -98,8 +98,10 @@ def _auc_histograms(
     """roc_auc's bins from the partitions' score sketches, and the merged histograms over them."""
     import dask
 
-    edges = merged_metrics.auc_edges([part[0] for part in parts])
-    with step("roc_auc histograms on the cluster"):
+    sketches = [part[0] for part in parts]
+    bins = merged_metrics.auc_bins(settings["bootstrap"]["samples"], len(sketches[0]) if sketches else 1)
+    edges = merged_metrics.auc_edges(sketches, bins)
+    with step(f"roc_auc histograms on the cluster ({bins} bins)"):
         tasks = [dask.delayed(_histograms)(path, schema, card, settings, edges) for path in paths]
         return edges, reduce_tree(tasks, merged_metrics.merge_stats)
 

@@ -25,6 +25,8 @@ from mlgate.metrics import (
 from mlgate.rowhash import poisson_weights
 
 AUC_BINS = 8192
+MIN_AUC_BINS = 512
+HISTOGRAM_CELLS = 1 << 22  # cells of one count (positives or negatives) over every channel: 32 MB
 CELLS = RESAMPLE_CELLS // 4  # weights per chunk on a worker: a few arrays of 16 MB each
 Stats = dict[str, Any]
 
@@ -62,15 +64,24 @@ def score_sketches(p: Predictions) -> list[Sketch]:
     return [sketch(score.astype(float)) for score, _ in channels(p)] if p.proba is not None else []
 
 
-def auc_edges(sketches: list[list[Sketch]]) -> list[np.ndarray]:
-    """Per channel: every distinct score when there are few (exact), else AUC_BINS quantile bins."""
+def auc_bins(samples: int, channels: int) -> int:
+    """How many bins the histograms of `channels` channels over (1 + samples) rows may have: AUC_BINS,
+    fewer when that would pass HISTOGRAM_CELLS per count (a 3-class model's 1,000 resamples: 1,394; a
+    histogram over b quantile bins has b + 2 cells, below the lowest edge and above the highest too)."""
+    fitting = HISTOGRAM_CELLS // ((samples + 1) * max(channels, 1)) - 2
+    return int(max(MIN_AUC_BINS, min(AUC_BINS, fitting)))
+
+
+def auc_edges(sketches: list[list[Sketch]], bins: int = AUC_BINS) -> list[np.ndarray]:
+    """Per channel: every distinct score when there are at most `bins` (exact), else `bins` quantile
+    bins."""
     edges = []
     for channel in zip(*sketches, strict=True):
         exact = distinct_values(list(channel))
         edges.append(
             exact
-            if exact is not None
-            else np.unique(quantiles(list(channel), np.linspace(0, 1, AUC_BINS + 1)))
+            if exact is not None and len(exact) <= bins
+            else np.unique(quantiles(list(channel), np.linspace(0, 1, bins + 1)))
         )
     return edges
 

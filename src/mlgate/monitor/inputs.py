@@ -58,8 +58,12 @@ def resolve_inputs(pattern: str, root: Path, option: str = "--current") -> list[
     if not names:
         raise DataValidationError(f"{option} {pattern}: no file matches")
     for name in names:
+        if not (root / name).exists():
+            raise DataValidationError(
+                f"{shown(root / name)}: no such file or folder (if it is DVC-tracked, run `dvc pull`)"
+            )
         if Path(name).suffix.lower() not in FORMATS:
-            raise DataValidationError(f"{name}: expected a .csv, .parquet or .jsonl file")
+            raise DataValidationError(f"{name}: expected a .csv, .parquet or .jsonl file, or a folder")
         if not (root / name).is_file():
             raise DataValidationError(
                 f"{shown(root / name)}: file not found (if it is DVC-tracked, run `dvc pull`)"

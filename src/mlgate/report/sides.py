@@ -24,6 +24,7 @@ from mlgate.vcs import (
     DvcLock,
     Reader,
     cache_object,
+    checkout_cached,
     dvc,
     dvc_folder,
     dvc_reader,
@@ -190,8 +191,9 @@ def reproduce_in_worktree(project: Project, sha: str) -> Outputs:
     """Check the base out in a temporary worktree sharing the DVC cache, run the pipeline, read it."""
     what = "reproducing the base in a temporary worktree"
     with worktree(project.root, sha) as tree:
+        checkout_cached(tree)
         run([tool("mlgate"), "validate"], tree, what)
-        dvc(tree, "repro", "--quiet", what=what)
+        dvc(tree, "repro", what=what)  # not --quiet, which hides DVC's own error too
         outputs = Outputs("worktree", mlgate_version=__version__)
         return load_outputs(_file_reader(tree), outputs, _copied(_copy_tree(tree)))
 
