@@ -41,7 +41,7 @@ def test_every_command_and_option_has_help() -> None:
 
 
 def test_bad_config_exits_2_with_one_clear_message(tmp_path: Path) -> None:
-    (tmp_path / "params.yaml").write_text("data: {source: sklearn:iris}\nmodel: {task: clustering}\n")
+    (tmp_path / "params.yaml").write_text("data: {source: data/raw/x.csv}\nmodel: {task: clustering}\n")
     result = mlgate("validate", cwd=tmp_path)
     assert result.returncode == EXIT_BAD_INPUT
     assert "params.yaml:1: data.target: required field is missing" in result.stderr
